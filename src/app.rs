@@ -1,0 +1,109 @@
+//! Application state, the router, and the server's lifecycle.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::http;
+use crate::limits::RateLimiter;
+use crate::store::Store;
+
+/// Bodies larger than this are refused with 413.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub limiter: Arc<RateLimiter>,
+    /// SHA-256 of the configured platform-admin token, if any.
+    pub admin_token_hash: Option<String>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> AppState {
+        let limiter = Arc::new(RateLimiter::new(store.clone(), config.rate_limits.clone()));
+        AppState {
+            admin_token_hash: config.admin_token.as_deref().map(crate::auth::token_hash),
+            store,
+            limiter,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The whole HTTP application.
+pub fn build_router(state: AppState) -> Router {
+    http::router(state.clone())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(http::panic_response))
+        .layer(axum::middleware::from_fn(http::context::observe))
+        .with_state(state)
+}
+
+/// Starts the background jobs; they stop when `stop` is cancelled.
+pub fn spawn_jobs(state: &AppState, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(crate::jobs::purge::run(state.clone(), stop.clone())),
+        tokio::spawn(crate::jobs::counters::run(state.clone(), stop)),
+    ]
+}
+
+/// Serves until SIGTERM or Ctrl-C, then drains requests in flight (up to
+/// 30 s) and stops the jobs.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let store = Store::connect(&config).await.map_err(|e| format!("database: {e}"))?;
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let state = AppState::new(store, config);
+    let stop = CancellationToken::new();
+    let jobs = spawn_jobs(&state, stop.clone());
+    let app = build_router(state.clone());
+    tracing::info!(
+        listen = %listener.local_addr().map(|a| a.to_string()).unwrap_or_default(),
+        backend = ?state.store.backend(),
+        "workspaced is serving"
+    );
+    let shutdown = stop.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: draining requests in flight");
+            shutdown.cancel();
+        });
+    let drained = stop.clone();
+    tokio::select! {
+        r = server => r.map_err(|e| format!("server: {e}"))?,
+        _ = async move { drained.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
+            tracing::warn!("requests still in flight after 30 s; exiting");
+        }
+    }
+    for j in jobs {
+        let _ = tokio::time::timeout(Duration::from_secs(5), j).await;
+    }
+    state.limiter.flush().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,317 @@
+//! Configuration: defaults < TOML file < `WORKSPACED_*` environment < flags.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::store::sqlite::Synchronous;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the SQLite database and the generated secret key live.
+    pub data_dir: PathBuf,
+    /// `postgres://...` switches to PostgreSQL; `sqlite://path` or unset
+    /// uses SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// A platform-admin token (at least 32 characters).
+    pub admin_token: Option<String>,
+    /// Base64 of 32 bytes; replicas sharing a database must share it.
+    /// Default: `data_dir/secret.key`, generated on first start.
+    pub secret_key: Option<String>,
+    pub signup_enabled: bool,
+    pub session_ttl_days: i64,
+    /// Proxies whose `X-Forwarded-For` is believed for the client address.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Days a deleted workspace can be restored before it is purged.
+    pub retention_days: i64,
+    pub purge_interval_seconds: u64,
+    /// `json` (default) or `text`.
+    pub log_format: String,
+    pub sqlite: SqliteConfig,
+    pub rate_limits: RateLimits,
+    pub policy: Policy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqliteConfig {
+    /// `normal` (survives a process crash; the default) or `full` (also
+    /// survives power loss; an fsync per commit).
+    pub synchronous: Synchronous,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        SqliteConfig { synchronous: Synchronous::Normal }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Policy {
+    /// Refuse creating more owned workspaces than this (403).
+    pub max_owned_workspaces_per_user: Option<i64>,
+    /// Refuse deleting a user's last workspace (400).
+    pub keep_last_workspace: bool,
+}
+
+/// `N` events per `period` milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSpec {
+    pub count: u64,
+    pub period_ms: i64,
+}
+
+impl RateSpec {
+    /// Parses `N/period` with period `30s`, `15m`, `1h`, `1d` (or `s`, `m`,
+    /// `h`, `d` alone for one unit).
+    pub fn parse(s: &str) -> Result<RateSpec, String> {
+        let err = || format!("'{s}' is not a rate such as 100/1h");
+        let (n, period) = s.trim().split_once('/').ok_or_else(err)?;
+        let count: u64 = n.trim().parse().map_err(|_| err())?;
+        let period = period.trim();
+        let split = period.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        let (num, unit) = period.split_at(split);
+        let num: i64 = if num.is_empty() { 1 } else { num.parse().map_err(|_| err())? };
+        let unit_ms = match unit {
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            _ => return Err(err()),
+        };
+        if num <= 0 {
+            return Err(err());
+        }
+        Ok(RateSpec { count, period_ms: num * unit_ms })
+    }
+}
+
+impl<'de> Deserialize<'de> for RateSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RateSpec::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimits {
+    pub workspace_create: RateSpec,
+    pub organization_create: RateSpec,
+    pub join: RateSpec,
+    pub login: RateSpec,
+    pub requests: RateSpec,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        let spec = |s| RateSpec::parse(s).expect("valid default");
+        RateLimits {
+            workspace_create: spec("3/1h"),
+            organization_create: spec("3/1h"),
+            join: spec("5/15m"),
+            login: spec("10/1m"),
+            requests: spec("1200/1m"),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            admin_token: None,
+            secret_key: None,
+            signup_enabled: true,
+            session_ttl_days: 30,
+            trusted_proxies: Vec::new(),
+            retention_days: 30,
+            purge_interval_seconds: 60,
+            log_format: "json".into(),
+            sqlite: SqliteConfig::default(),
+            rate_limits: RateLimits::default(),
+            policy: Policy::default(),
+        }
+    }
+}
+
+/// Values given on the command line; they win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Loads the layers in order. `file` is the `--config` path (or
+    /// `WORKSPACED_CONFIG`); `env` is the process environment.
+    pub fn load(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+        flags: &Overrides,
+    ) -> Result<Config, String> {
+        let mut cfg = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        if let Some(v) = &flags.listen {
+            cfg.listen = v.clone();
+        }
+        if let Some(v) = &flags.data_dir {
+            cfg.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            cfg.database_url = Some(v.clone());
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), String> {
+        let get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
+        let boolean = |k: &str, v: String| match v.as_str() {
+            "1" | "true" | "yes" | "on" => Ok(true),
+            "0" | "false" | "no" | "off" => Ok(false),
+            _ => Err(format!("{k}: expected true or false, got '{v}'")),
+        };
+        let number = |k: &str, v: String| v.parse::<i64>().map_err(|_| format!("{k}: expected a number, got '{v}'"));
+        if let Some(v) = get("WORKSPACED_LISTEN") {
+            self.listen = v;
+        }
+        if let Some(v) = get("WORKSPACED_DATA_DIR") {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = get("DATABASE_URL").or_else(|| get("WORKSPACED_DATABASE_URL")) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = get("WORKSPACED_ADMIN_TOKEN") {
+            self.admin_token = Some(v);
+        }
+        if let Some(v) = get("WORKSPACED_SECRET_KEY") {
+            self.secret_key = Some(v);
+        }
+        if let Some(v) = get("WORKSPACED_SIGNUP_ENABLED") {
+            self.signup_enabled = boolean("WORKSPACED_SIGNUP_ENABLED", v)?;
+        }
+        if let Some(v) = get("WORKSPACED_SESSION_TTL_DAYS") {
+            self.session_ttl_days = number("WORKSPACED_SESSION_TTL_DAYS", v)?;
+        }
+        if let Some(v) = get("WORKSPACED_RETENTION_DAYS") {
+            self.retention_days = number("WORKSPACED_RETENTION_DAYS", v)?;
+        }
+        if let Some(v) = get("WORKSPACED_PURGE_INTERVAL_SECONDS") {
+            self.purge_interval_seconds = number("WORKSPACED_PURGE_INTERVAL_SECONDS", v)?.max(1) as u64;
+        }
+        if let Some(v) = get("WORKSPACED_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        if let Some(v) = get("WORKSPACED_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .map(|s| s.trim().parse().map_err(|_| format!("WORKSPACED_TRUSTED_PROXIES: '{s}' is not an IP address")))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = get("WORKSPACED_SQLITE_SYNCHRONOUS") {
+            self.sqlite.synchronous = match v.as_str() {
+                "normal" => Synchronous::Normal,
+                "full" => Synchronous::Full,
+                _ => return Err(format!("WORKSPACED_SQLITE_SYNCHRONOUS: expected normal or full, got '{v}'")),
+            };
+        }
+        if let Some(v) = get("WORKSPACED_POLICY_MAX_OWNED_WORKSPACES_PER_USER") {
+            self.policy.max_owned_workspaces_per_user = Some(number("WORKSPACED_POLICY_MAX_OWNED_WORKSPACES_PER_USER", v)?);
+        }
+        if let Some(v) = get("WORKSPACED_POLICY_KEEP_LAST_WORKSPACE") {
+            self.policy.keep_last_workspace = boolean("WORKSPACED_POLICY_KEEP_LAST_WORKSPACE", v)?;
+        }
+        let limits = &mut self.rate_limits;
+        for (name, slot) in [
+            ("WORKSPACE_CREATE", &mut limits.workspace_create),
+            ("ORGANIZATION_CREATE", &mut limits.organization_create),
+            ("JOIN", &mut limits.join),
+            ("LOGIN", &mut limits.login),
+            ("REQUESTS", &mut limits.requests),
+        ] {
+            let key = format!("WORKSPACED_RATE_LIMIT_{name}");
+            if let Some(v) = get(&key) {
+                *slot = RateSpec::parse(&v).map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if let Some(t) = &self.admin_token {
+            if t.len() < 32 {
+                return Err("admin_token must be at least 32 characters".into());
+            }
+        }
+        if self.session_ttl_days < 1 {
+            return Err("session_ttl_days must be at least 1".into());
+        }
+        if self.retention_days < 0 {
+            return Err("retention_days must not be negative".into());
+        }
+        if !matches!(self.log_format.as_str(), "json" | "text") {
+            return Err("log_format must be json or text".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_every_unit() {
+        assert_eq!(RateSpec::parse("100/1h").unwrap(), RateSpec { count: 100, period_ms: 3_600_000 });
+        assert_eq!(RateSpec::parse("5/15m").unwrap().period_ms, 900_000);
+        assert_eq!(RateSpec::parse("10/m").unwrap().period_ms, 60_000);
+        for bad in ["", "10", "x/1h", "10/1y", "10/0s", "10/-1h"] {
+            assert!(RateSpec::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn env_wins_over_file_and_flags_over_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[rate_limits]\nlogin = \"1/1m\"\n").unwrap();
+        let env: HashMap<_, _> = [
+            ("WORKSPACED_LISTEN".to_string(), "127.0.0.1:2".to_string()),
+            ("WORKSPACED_RATE_LIMIT_WORKSPACE_CREATE".to_string(), "100/1h".to_string()),
+        ]
+        .into();
+        let cfg = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:2");
+        assert_eq!(cfg.rate_limits.login.count, 1);
+        assert_eq!(cfg.rate_limits.workspace_create.count, 100);
+        let flags = Overrides { listen: Some("127.0.0.1:3".into()), ..Default::default() };
+        assert_eq!(Config::load(Some(&file), &env, &flags).unwrap().listen, "127.0.0.1:3");
+    }
+
+    #[test]
+    fn unknown_keys_and_short_admin_tokens_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        assert!(Config::load(Some(&file), &HashMap::new(), &Overrides::default()).is_err());
+        let env: HashMap<_, _> = [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
+        assert!(Config::load(None, &env, &Overrides::default()).is_err());
+    }
+}

@@ -1,0 +1,70 @@
+//! What the domain and the store can refuse. The HTTP layer maps each variant
+//! once to a status and a stable `code` (`http/error.rs`).
+
+use super::validation::FieldError;
+
+/// Rate-limit state for the headers of a response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateInfo {
+    pub limit: u64,
+    pub remaining: u64,
+    /// Seconds until the window resets.
+    pub reset_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("only an owner may do this")]
+    NeedsOwner,
+    #[error("slug {0} is taken")]
+    SlugTaken(String),
+    #[error("the last owner cannot be removed or demoted")]
+    LastOwner(Vec<String>),
+    #[error("already a member")]
+    AlreadyMember,
+    #[error("no user with that email")]
+    UserNotFound,
+    #[error("workspace is archived")]
+    WorkspaceArchived,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A unique value (other than a slug) is in use: 409 `conflict`.
+    #[error("{} is taken", .0.field)]
+    Taken(FieldError),
+    #[error("gone")]
+    Gone(String),
+    #[error("version mismatch")]
+    VersionMismatch,
+    #[error("rate limited")]
+    RateLimited(RateInfo),
+    #[error("plan limit reached: {0}")]
+    PlanLimit(String),
+    #[error("owned workspace limit reached")]
+    OwnedWorkspaceLimit,
+    #[error("cannot delete the last workspace")]
+    LastWorkspace,
+    #[error("organization is not empty")]
+    OrganizationNotEmpty,
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+impl From<crate::store::db::DbError> for Error {
+    fn from(e: crate::store::db::DbError) -> Self {
+        Error::Internal(e.to_string())
+    }
+}

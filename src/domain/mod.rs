@@ -1,0 +1,16 @@
+//! Rules with no HTTP and no SQL: ids, roles and the permission table, slugs,
+//! field validation, JSON documents, and the errors they produce.
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod json;
+pub mod pagination;
+pub mod plans;
+pub mod roles;
+pub mod slug;
+pub mod time;
+pub mod validation;
+pub mod workspace;
+
+pub use error::Error;

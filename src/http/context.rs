@@ -1,0 +1,90 @@
+//! Per-request context (request id, rate-limit state) and the middleware
+//! that sets it up, logs the request and writes the matching headers.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::domain::error::RateInfo;
+
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub struct RequestCtx {
+    request_id: String,
+    /// The most specific rate limit seen while handling the request.
+    rate: RefCell<Option<(RateInfo, bool)>>,
+}
+
+tokio::task_local! {
+    static CTX: RequestCtx;
+}
+
+/// The current request's id ("" outside a request).
+pub fn request_id() -> String {
+    CTX.try_with(|c| c.request_id.clone()).unwrap_or_default()
+}
+
+/// Records a rate limit for the response headers. A route's own limit
+/// (`specific`) wins over the general `requests` limit.
+pub fn set_rate(info: RateInfo, specific: bool) {
+    let _ = CTX.try_with(|c| {
+        let mut slot = c.rate.borrow_mut();
+        if specific || !slot.is_some_and(|(_, s)| s) {
+            *slot = Some((info, specific));
+        }
+    });
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
+}
+
+/// Request id, rate-limit headers, and one structured log line per request.
+/// Logs carry the route template, never query strings or headers (tokens).
+pub async fn observe(req: Request, next: Next) -> Response {
+    let request_id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let started = Instant::now();
+    let ctx = RequestCtx { request_id: request_id.clone(), rate: RefCell::new(None) };
+    let (mut resp, rate) = CTX
+        .scope(ctx, async move {
+            let resp = next.run(req).await;
+            let rate = CTX.with(|c| c.rate.borrow().map(|(r, _)| r));
+            (resp, rate)
+        })
+        .await;
+    let h = resp.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        h.insert(&REQUEST_ID, v);
+    }
+    if let Some(r) = rate {
+        h.insert("ratelimit-limit", r.limit.into());
+        h.insert("ratelimit-remaining", r.remaining.into());
+        h.insert("ratelimit-reset", r.reset_secs.into());
+        if resp.status().as_u16() == 429 {
+            resp.headers_mut().insert("retry-after", r.reset_secs.max(1).into());
+        }
+    }
+    let status = resp.status().as_u16();
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::error!(%request_id, %method, %route, status, latency_ms, "request failed");
+    } else {
+        tracing::info!(%request_id, %method, %route, status, latency_ms, "request");
+    }
+    resp
+}

@@ -1,0 +1,356 @@
+//! Extractors: authentication ([`Caller`]), workspace access ([`Access`]),
+//! JSON bodies ([`AppJson`]), queries ([`AppQuery`]) and `If-Match`.
+//! Every rejection is a problem+json error.
+
+use std::marker::PhantomData;
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use serde::de::DeserializeOwned;
+
+use super::error::{ApiError, Code};
+use crate::app::AppState;
+use crate::domain::account::{TokenKind, User};
+use crate::domain::error::RateInfo;
+use crate::domain::ids::{TokenId, UserId};
+use crate::domain::json::{nesting_depth, MAX_DEPTH};
+use crate::domain::roles::Role;
+use crate::domain::time::{now_ms, MINUTE};
+use crate::domain::validation::FieldError;
+use crate::domain::workspace::{Status, Workspace};
+use crate::domain::Error;
+
+/// The authenticated caller: a user (session or personal token), the
+/// platform admin, or a scoped service token. Extracting it answers 401 for
+/// a missing, malformed, unknown or expired token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub token_id: TokenId,
+    pub kind: TokenKind,
+    pub user: Option<User>,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    pub fn is_platform_admin(&self) -> bool {
+        self.kind == TokenKind::Admin
+    }
+
+    /// The calling user; service tokens have none (403).
+    pub fn user(&self) -> Result<&User, ApiError> {
+        self.user
+            .as_ref()
+            .ok_or_else(|| ApiError::new(Code::Forbidden, "This route needs a user token, not a service token."))
+    }
+
+    pub fn user_id(&self) -> Option<&UserId> {
+        self.user.as_ref().map(|u| &u.id)
+    }
+}
+
+/// The bearer token of a request, if well-formed.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "authenticate", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        let token = bearer(&parts.headers).ok_or(Error::Unauthenticated)?;
+        let caller = authenticate(state, token).await?;
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+    let hash = crate::auth::token_hash(token);
+    if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
+        return Ok(Caller {
+            token_id: TokenId::from_db("tok_configured_admin".into()),
+            kind: TokenKind::Admin,
+            user: None,
+            scopes: Vec::new(),
+        });
+    }
+    let now = now_ms();
+    let found = state.store.authenticate(&hash, now).await?.ok_or(Error::Unauthenticated)?;
+    let t = found.token;
+    if t.kind != TokenKind::Admin {
+        let info = state.limiter.check_request(t.id.as_str(), now).map_err(Error::RateLimited)?;
+        super::context::set_rate(info, false);
+    }
+    if t.last_used_at.is_none_or(|at| now - at > MINUTE) {
+        let store = state.store.clone();
+        let id = t.id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_token(&id, now).await {
+                tracing::warn!(error = %e, "could not record token use");
+            }
+        });
+    }
+    Ok(Caller { token_id: t.id, kind: t.kind, user: found.user, scopes: t.scopes })
+}
+
+/// What a route needs of the caller's role on `{workspace}`.
+pub trait Policy: Send + Sync + 'static {
+    const MIN_ROLE: Role;
+    /// Writes are refused on archived workspaces (409).
+    const WRITE: bool;
+    /// Owners still reach deleted workspaces through this route.
+    const DELETED_OK: bool;
+}
+
+macro_rules! policy {
+    ($(#[$doc:meta])* $name:ident, $role:expr, $write:expr, $deleted:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Policy for $name {
+            const MIN_ROLE: Role = $role;
+            const WRITE: bool = $write;
+            const DELETED_OK: bool = $deleted;
+        }
+    };
+}
+
+policy!(/// Read, any member (archived included).
+    ViewerRead, Role::Viewer, false, false);
+policy!(/// Read; owners also see the workspace once deleted.
+    ViewerReadOrDeletedOwner, Role::Viewer, false, true);
+policy!(/// Write, member and up.
+    MemberWrite, Role::Member, true, false);
+policy!(/// Read of admin-only data (audit log, invitations).
+    AdminRead, Role::Admin, false, false);
+policy!(/// Write, admin and up.
+    AdminWrite, Role::Admin, true, false);
+policy!(/// Archive/unarchive: admin, allowed while archived.
+    AdminLifecycle, Role::Admin, false, false);
+policy!(/// Write, owners only.
+    OwnerWrite, Role::Owner, true, false);
+policy!(/// Delete and restore: owners, archived or deleted.
+    OwnerLifecycle, Role::Owner, false, true);
+
+/// Proof that the caller may act on the `{workspace}` of the path, by policy
+/// `P`: the one membership check every workspace route goes through.
+/// Non-members get 404, lower roles 403, writes to archived workspaces 409.
+pub struct Access<P: Policy> {
+    pub workspace: Workspace,
+    /// Effective role; the platform admin acts as owner.
+    pub role: Role,
+    pub caller: Caller,
+    _policy: PhantomData<P>,
+}
+
+impl<P: Policy> FromRequestParts<AppState> for Access<P> {
+    type Rejection = ApiError;
+
+    #[tracing::instrument(name = "access", skip_all)]
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::from(Error::NotFound))?;
+        let key = params
+            .iter()
+            .find(|(k, _)| *k == "workspace")
+            .map(|(_, v)| v.to_owned())
+            .ok_or(Error::NotFound)?;
+        if caller.user.is_none() && !caller.is_platform_admin() {
+            return Err(Error::NotFound.into());
+        }
+        let mut ws = state.store.workspace_for(&key, caller.user_id()).await?.ok_or(Error::NotFound)?;
+        let role = if caller.is_platform_admin() { Role::Owner } else { ws.role.ok_or(Error::NotFound)? };
+        if ws.status == Status::Deleted && !(P::DELETED_OK && role == Role::Owner) {
+            return Err(Error::NotFound.into());
+        }
+        if role < P::MIN_ROLE {
+            return Err(if P::MIN_ROLE == Role::Owner {
+                Error::NeedsOwner
+            } else {
+                Error::Forbidden(format!("This needs the {} role or higher.", P::MIN_ROLE.as_str()))
+            }
+            .into());
+        }
+        if P::WRITE && ws.status == Status::Archived {
+            return Err(Error::WorkspaceArchived.into());
+        }
+        if !caller.is_platform_admin() {
+            ws.role = Some(role);
+        }
+        Ok(Access { workspace: ws, role, caller, _policy: PhantomData })
+    }
+}
+
+/// `If-Match`: `"<version>"` compares strongly; `*` matches anything; a weak
+/// or malformed tag never matches. Checked by the store after every other
+/// check, so a 412 never tells a stranger that something exists.
+#[derive(Debug, Clone, Copy)]
+pub struct IfMatch(pub Option<i64>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let s = v.to_str().unwrap_or("").trim();
+        if s == "*" {
+            return Ok(IfMatch(None));
+        }
+        let version = s
+            .split(',')
+            .map(str::trim)
+            .filter_map(|t| t.strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
+            .next();
+        // -1 is never a version: the store answers 412.
+        Ok(IfMatch(Some(version.unwrap_or(-1))))
+    }
+}
+
+/// A JSON body: `application/json` (or no content type), UTF-8, at most 1 MiB
+/// and 32 levels deep, no unknown fields. Errors name the field.
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or("").trim();
+            if !(essence == "application/json" || essence.ends_with("+json")) {
+                return Err(ApiError::new(Code::UnsupportedMediaType, "Send the body as application/json."));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(Code::PayloadTooLarge, "The body is larger than 1 MiB.")
+            } else {
+                ApiError::new(Code::InvalidJson, "The body could not be read.")
+            }
+        })?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+/// Parses a JSON body into `T`, mapping every failure to a problem.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(Code::InvalidJson, "A JSON body is required."));
+    }
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::new(Code::InvalidJson, "The body is not valid UTF-8."));
+    }
+    if nesting_depth(bytes) > MAX_DEPTH {
+        return Err(ApiError::new(Code::InvalidJson, "The body nests deeper than 32 levels."));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
+    let err = match parsed {
+        Ok(v) => return Ok(v),
+        Err(e) => e,
+    };
+    let path = err.path().to_string();
+    let inner = err.into_inner();
+    if !matches!(inner.classify(), serde_json::error::Category::Data) {
+        return Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {inner}.")));
+    }
+    let msg = inner.to_string();
+    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+    let quoted = msg.split('`').nth(1).unwrap_or("").to_owned();
+    if msg.starts_with("unknown field") {
+        let field = join(&quoted);
+        return Err(ApiError::with_errors(
+            Code::UnknownField,
+            format!("Unknown field '{field}'."),
+            vec![FieldError::new(field, "unknown", "is not a field of this request")],
+        ));
+    }
+    if msg.starts_with("missing field") {
+        let field = join(&quoted);
+        return Err(ApiError::from(Error::field(&field, "required", "is required")));
+    }
+    let field = if path == "." { "body".to_owned() } else { path };
+    Err(ApiError::from(Error::field(&field, "invalid_type", msg)))
+}
+
+/// A query string parsed into `T`; bad values are 400 `invalid_parameter`
+/// naming the parameter. Unknown parameters are ignored.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
+        serde_path_to_error::deserialize(de).map(AppQuery).map_err(|e| {
+            let field = e.path().to_string();
+            ApiError::param(if field == "." { "query" } else { &field }, &e.into_inner().to_string())
+        })
+    }
+}
+
+fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(q.as_bytes())
+}
+
+/// The pagination parameters every list takes.
+#[derive(Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// 1-100, default 10.
+    pub limit: Option<String>,
+    /// Opaque cursor from `meta.next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Rows to skip (instead of a cursor).
+    pub offset: Option<String>,
+    /// `true` adds `meta.total`.
+    pub include_total: Option<String>,
+}
+
+impl PageQuery {
+    pub fn page(&self) -> Result<crate::domain::pagination::PageRequest, ApiError> {
+        crate::domain::pagination::PageRequest::parse(
+            self.limit.as_deref(),
+            self.cursor.as_deref(),
+            self.offset.as_deref(),
+            self.include_total.as_deref(),
+        )
+        .map_err(|errors| {
+            let names: Vec<_> = errors.iter().map(|e| e.field.clone()).collect();
+            ApiError::with_errors(Code::InvalidParameter, format!("Invalid parameters: {}.", names.join(", ")), errors)
+        })
+    }
+}
+
+/// The rate-limit state to report, re-exported for handlers.
+pub fn report_rate(info: RateInfo) {
+    super::context::set_rate(info, true);
+}
+
+/// The socket peer address, when the server was started with connect info.
+pub struct ClientAddr(pub Option<std::net::SocketAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}

@@ -1,0 +1,87 @@
+//! The HTTP layer: routes, extractors, error mapping. Handlers parse at the
+//! edge, call the store with domain values, and shape the response.
+
+pub mod accounts;
+pub mod context;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod response;
+pub mod workspaces;
+
+use std::sync::Arc;
+
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::app::AppState;
+use error::{ApiError, Code};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "workspaced",
+        description = "Workspaces, organizations, members and roles behind one JSON API. \
+            Errors are application/problem+json with a stable `code`.",
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(error::Problem)),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Every route, and the OpenAPI document generated from the same list.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let mut doc = ApiDoc::openapi();
+    doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
+    OpenApiRouter::with_openapi(doc)
+        .merge(ops::routes())
+        .merge(accounts::routes())
+        .merge(workspaces::routes())
+        .split_for_parts()
+}
+
+pub fn router(_state: AppState) -> Router<AppState> {
+    let (routes, doc) = api();
+    let doc = Arc::new(doc.to_json().expect("openapi serializes"));
+    routes
+        .route(
+            "/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+            }),
+        )
+        .fallback(|| async { ApiError::new(Code::NotFound, "No such route.") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(Code::MethodNotAllowed, "This route does not take that method.")
+        })
+}
+
+/// A panic inside a handler becomes a bare 500 problem; the panic itself is
+/// logged, never sent.
+pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let msg = err
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| err.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = msg, "handler panicked");
+    ApiError::new(Code::Internal, "Internal error; quote the request id when reporting it.").into_response()
+}

@@ -1,0 +1,66 @@
+//! Response shapes shared by every resource: list envelopes and ETags.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::domain::pagination::Page;
+
+/// `{"data": [...], "meta": {...}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListResponse<T> {
+    pub data: Vec<T>,
+    pub meta: ListMeta,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ListMeta {
+    pub limit: i64,
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// Only with `include_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+impl<T> ListResponse<T> {
+    pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
+        ListResponse {
+            data: page.items.into_iter().map(f).collect(),
+            meta: ListMeta { limit: page.limit, has_more: page.has_more, next_cursor: page.next_cursor, total: page.total },
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ListResponse<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self).into_response()
+    }
+}
+
+/// A single resource with its strong `ETag: "<version>"`.
+pub struct Versioned<T> {
+    pub status: StatusCode,
+    pub version: i64,
+    pub body: T,
+}
+
+impl<T> Versioned<T> {
+    pub fn ok(version: i64, body: T) -> Self {
+        Versioned { status: StatusCode::OK, version, body }
+    }
+    pub fn created(version: i64, body: T) -> Self {
+        Versioned { status: StatusCode::CREATED, version, body }
+    }
+}
+
+impl<T: Serialize> IntoResponse for Versioned<T> {
+    fn into_response(self) -> Response {
+        let mut resp = (self.status, axum::Json(self.body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", self.version)) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        resp
+    }
+}

@@ -1,0 +1,216 @@
+//! Users and tokens.
+
+use super::db::{DbError, Row};
+use super::Store;
+use crate::domain::account::{TokenKind, User};
+use crate::domain::ids::{TokenId, UserId};
+use crate::domain::time::{now_ms, Millis};
+use crate::domain::validation::FieldError;
+use crate::domain::Error;
+use crate::params;
+
+/// A token row without its hash.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub id: TokenId,
+    pub kind: TokenKind,
+    pub user_id: Option<UserId>,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: Millis,
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
+}
+
+/// What a presented token resolves to.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub token: TokenRecord,
+    pub user: Option<User>,
+}
+
+pub struct NewToken<'a> {
+    pub kind: TokenKind,
+    pub user_id: Option<&'a UserId>,
+    pub name: &'a str,
+    pub hash: &'a str,
+    pub scopes: &'a [String],
+    pub expires_at: Option<Millis>,
+}
+
+const USER_COLS: &str = "u.id, u.email, u.name, u.created_at, u.updated_at, u.version";
+const TOKEN_COLS: &str = "t.id, t.kind, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at";
+
+fn user_from(row: &Row, at: usize) -> Result<User, DbError> {
+    Ok(User {
+        id: UserId::from_db(row.text(at)?),
+        email: row.text(at + 1)?,
+        name: row.text(at + 2)?,
+        created_at: row.int(at + 3)?,
+        updated_at: row.int(at + 4)?,
+        version: row.int(at + 5)?,
+    })
+}
+
+fn token_from(row: &Row, at: usize) -> Result<TokenRecord, DbError> {
+    Ok(TokenRecord {
+        id: TokenId::from_db(row.text(at)?),
+        kind: TokenKind::parse(&row.text(at + 1)?).ok_or(DbError::Decode(at + 1))?,
+        user_id: row.opt_text(at + 2)?.map(UserId::from_db),
+        name: row.text(at + 3)?,
+        scopes: serde_json::from_str(&row.text(at + 4)?).unwrap_or_default(),
+        created_at: row.int(at + 5)?,
+        expires_at: row.opt_int(at + 6)?,
+        last_used_at: row.opt_int(at + 7)?,
+    })
+}
+
+impl Store {
+    /// Creates a user; a taken email is 409 naming `email`.
+    pub async fn create_user(&self, email: &str, name: &str, password_hash: &str) -> Result<User, Error> {
+        let now = now_ms();
+        let id = UserId::new();
+        let r = self
+            .db
+            .execute(
+                "INSERT INTO users (id, email, email_lower, name, password_hash, created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, 1)",
+                params![&id, email, email.to_lowercase(), name, password_hash, now],
+            )
+            .await;
+        match r {
+            Ok(_) => Ok(User { id, email: email.to_owned(), name: name.to_owned(), created_at: now, updated_at: now, version: 1 }),
+            Err(e) if e.unique_constraint() == Some("users_email_lower_key") => {
+                Err(Error::Taken(FieldError::new("email", "taken", "an account with this email exists")))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The user with this email (any case) and its password hash.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>, Error> {
+        let row = self
+            .db
+            .fetch_optional(
+                &format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email_lower = $1"),
+                params![email.to_lowercase()],
+            )
+            .await?;
+        Ok(match row {
+            Some(r) => Some((user_from(&r, 0)?, r.text(6)?)),
+            None => None,
+        })
+    }
+
+    pub async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, Error> {
+        let row = self
+            .db
+            .fetch_optional(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1"), params![id])
+            .await?;
+        Ok(row.map(|r| user_from(&r, 0)).transpose()?)
+    }
+
+    /// Renames a user. `if_match` is the expected version.
+    pub async fn rename_user(&self, id: &UserId, name: &str, if_match: Option<i64>) -> Result<User, Error> {
+        let n = self
+            .db
+            .execute(
+                "UPDATE users SET name = $2, updated_at = $3, version = version + 1
+                 WHERE id = $1 AND ($4 < 0 OR version = $4)",
+                params![id, name, now_ms(), if_match.unwrap_or(-1)],
+            )
+            .await?;
+        if n == 0 {
+            return Err(if if_match.is_some() { Error::VersionMismatch } else { Error::NotFound });
+        }
+        self.user_by_id(id).await?.ok_or(Error::NotFound)
+    }
+
+    pub async fn create_token(&self, t: NewToken<'_>) -> Result<TokenRecord, Error> {
+        let id = TokenId::new();
+        let now = now_ms();
+        let scopes = serde_json::to_string(t.scopes).expect("strings serialize");
+        self.db
+            .execute(
+                "INSERT INTO tokens (id, token_hash, kind, user_id, name, scopes, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                params![&id, t.hash, t.kind.as_str(), t.user_id.map(|u| u.as_str()), t.name, scopes, now, t.expires_at],
+            )
+            .await?;
+        Ok(TokenRecord {
+            id,
+            kind: t.kind,
+            user_id: t.user_id.cloned(),
+            name: t.name.to_owned(),
+            scopes: t.scopes.to_vec(),
+            created_at: now,
+            expires_at: t.expires_at,
+            last_used_at: None,
+        })
+    }
+
+    /// Resolves a token hash with its user in one query. Expired tokens do
+    /// not resolve.
+    pub async fn authenticate(&self, hash: &str, now: Millis) -> Result<Option<Authenticated>, Error> {
+        let row = self
+            .db
+            .fetch_optional(
+                &format!(
+                    "SELECT {TOKEN_COLS}, {USER_COLS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+                     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
+                ),
+                params![hash, now],
+            )
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let token = token_from(&r, 0)?;
+        let user = match r.opt_text(8)? {
+            Some(_) => Some(user_from(&r, 8)?),
+            None => None,
+        };
+        // A user token whose user is gone does not authenticate.
+        if token.user_id.is_some() && user.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(Authenticated { token, user }))
+    }
+
+    /// Records use of a token; called at most once a minute per token.
+    pub async fn touch_token(&self, id: &TokenId, now: Millis) -> Result<(), Error> {
+        self.db
+            .execute("UPDATE tokens SET last_used_at = $2 WHERE id = $1", params![id, now])
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a token; with `owner`, only if it belongs to that user.
+    pub async fn delete_token(&self, id: &str, owner: Option<&UserId>) -> Result<bool, Error> {
+        let n = match owner {
+            Some(u) => {
+                self.db
+                    .execute(
+                        "DELETE FROM tokens WHERE id = $1 AND user_id = $2 AND kind = 'personal'",
+                        params![id, u],
+                    )
+                    .await?
+            }
+            None => self.db.execute("DELETE FROM tokens WHERE id = $1", params![id]).await?,
+        };
+        Ok(n > 0)
+    }
+
+    /// The personal access tokens of a user, newest first.
+    pub async fn list_personal_tokens(&self, user: &UserId) -> Result<Vec<TokenRecord>, Error> {
+        let rows = self
+            .db
+            .fetch_all(
+                &format!(
+                    "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'
+                     ORDER BY t.created_at DESC, t.id DESC"
+                ),
+                params![user],
+            )
+            .await?;
+        Ok(rows.iter().map(|r| token_from(r, 0)).collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,390 @@
+//! One small executor over two databases, so every query in `store/` is
+//! written once.
+//!
+//! SQL is written with PostgreSQL placeholders (`$1`, `$2`, ...); the SQLite
+//! side rewrites them to `?1`, `?2` (SQLite would otherwise number `$N` names
+//! by first appearance, not by N). Integers, text, bytes and NULL are the only
+//! column types the schema uses, so rows decode into [`Value`]s the same way
+//! on both backends.
+//!
+//! SQLite runs in-process through rusqlite: one writer connection behind an
+//! async mutex (write transactions begin IMMEDIATE) and a small pool of reader
+//! connections. Statements run on the calling task: a read of cached pages is
+//! a few microseconds, shorter than a hand-off to a blocking thread would be,
+//! and in WAL mode with `synchronous=NORMAL` a commit does no fsync (the WAL
+//! checkpoint, which does, runs on a blocking thread; see `sqlite.rs`).
+//! PostgreSQL goes through sqlx's pool.
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, Column, Row as _, TypeInfo};
+
+use super::sqlite::{SqliteDb, SqliteWriter};
+
+/// A bound parameter or a decoded column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// NULL of an integer column (PostgreSQL wants the parameter's type).
+    NullInt,
+    /// NULL of a text column.
+    NullText,
+    /// NULL of a bytes column.
+    NullBytes,
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Int(v as i64)
+    }
+}
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Bytes(v)
+    }
+}
+impl From<Option<i64>> for Value {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Value::NullInt, Value::Int)
+    }
+}
+impl From<Option<String>> for Value {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Value::NullText, Value::Text)
+    }
+}
+impl From<Option<&str>> for Value {
+    fn from(v: Option<&str>) -> Self {
+        v.map_or(Value::NullText, |s| Value::Text(s.to_owned()))
+    }
+}
+impl From<Option<Vec<u8>>> for Value {
+    fn from(v: Option<Vec<u8>>) -> Self {
+        v.map_or(Value::NullBytes, Value::Bytes)
+    }
+}
+
+/// Builds a `Vec<Value>` from anything convertible: `params![id, name, 3]`.
+#[macro_export]
+macro_rules! params {
+    () => { Vec::<$crate::store::db::Value>::new() };
+    ($($v:expr),+ $(,)?) => { vec![$($crate::store::db::Value::from($v)),+] };
+}
+
+/// Errors from the database layer. Unique violations carry the constraint
+/// (index) name, the same on both backends, so callers map them to 409s.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unique constraint {0} violated")]
+    Unique(String),
+    #[error("column {0} has an unexpected type")]
+    Decode(usize),
+    #[error("serialization failure, retry")]
+    Retry,
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DbError {
+    /// The violated unique constraint, if this is one.
+    pub fn unique_constraint(&self) -> Option<&str> {
+        match self {
+            DbError::Unique(name) => Some(name),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn map_pg_error(e: sqlx::Error) -> DbError {
+    if let sqlx::Error::Database(db) = &e {
+        match db.code().as_deref() {
+            Some("23505") => {
+                return DbError::Unique(db.constraint().unwrap_or("unknown").to_owned())
+            }
+            Some("40001") | Some("40P01") => return DbError::Retry,
+            _ => {}
+        }
+    }
+    DbError::Postgres(e)
+}
+
+/// One decoded row.
+#[derive(Debug, Clone)]
+pub struct Row(pub(crate) Vec<Value>);
+
+impl Row {
+    pub fn int(&self, i: usize) -> Result<i64, DbError> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(*v),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    pub fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        match self.0.get(i) {
+            Some(Value::Int(v)) => Ok(Some(*v)),
+            Some(Value::NullInt | Value::NullText | Value::NullBytes) => Ok(None),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    pub fn text(&self, i: usize) -> Result<String, DbError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(v.clone()),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(Some(v.clone())),
+            Some(Value::NullInt | Value::NullText | Value::NullBytes) => Ok(None),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    pub fn bytes(&self, i: usize) -> Result<Vec<u8>, DbError> {
+        match self.0.get(i) {
+            Some(Value::Bytes(v)) => Ok(v.clone()),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    pub fn bool(&self, i: usize) -> Result<bool, DbError> {
+        Ok(self.int(i)? != 0)
+    }
+}
+
+/// Which database we talk to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A handle to the database: cheap to clone.
+#[derive(Clone)]
+pub enum Db {
+    Sqlite(Arc<SqliteDb>),
+    Postgres(sqlx::PgPool),
+}
+
+impl Db {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Db::Sqlite(_) => Backend::Sqlite,
+            Db::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Runs a read-only query and returns every row.
+    pub async fn fetch_all(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+        match self {
+            Db::Sqlite(db) => db.read(|conn| super::sqlite::query(conn, sql, &params)),
+            Db::Postgres(pool) => pg_fetch_all(pool, sql, params).await,
+        }
+    }
+
+    pub async fn fetch_optional(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, DbError> {
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    /// A single writing statement with `RETURNING`, as its own transaction.
+    pub async fn write_fetch_all(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+        match self {
+            Db::Sqlite(db) => {
+                let writer = db.writer().await;
+                super::sqlite::query(&writer, sql, &params)
+            }
+            Db::Postgres(pool) => pg_fetch_all(pool, sql, params).await,
+        }
+    }
+
+    /// A single statement outside an explicit transaction (it is its own
+    /// transaction). On SQLite it goes through the writer connection.
+    pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
+        match self {
+            Db::Sqlite(db) => {
+                let writer = db.writer().await;
+                super::sqlite::execute(&writer, sql, &params)
+            }
+            Db::Postgres(pool) => pg_execute(pool, sql, params).await,
+        }
+    }
+
+    /// Begins a write transaction. On SQLite it holds the one writer
+    /// connection (BEGIN IMMEDIATE), so check-then-write rules inside it are
+    /// serialized; on PostgreSQL use `FOR UPDATE` (see [`Tx::for_update`]) or
+    /// constraints for the same guarantee.
+    pub async fn begin(&self) -> Result<Tx, DbError> {
+        match self {
+            Db::Sqlite(db) => Ok(Tx::Sqlite(db.begin_immediate().await?)),
+            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await.map_err(map_pg_error)?)),
+        }
+    }
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub enum Tx {
+    Sqlite(SqliteWriter),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// `" FOR UPDATE"` on PostgreSQL; empty on SQLite, where the IMMEDIATE
+    /// transaction already holds the database's write lock.
+    pub fn for_update(&self) -> &'static str {
+        match self {
+            Tx::Sqlite(_) => "",
+            Tx::Postgres(_) => " FOR UPDATE",
+        }
+    }
+
+    pub async fn fetch_all(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+        match self {
+            Tx::Sqlite(w) => super::sqlite::query(w.conn(), sql, &params),
+            Tx::Postgres(tx) => {
+                let rows = bind(sqlx::query_with(sql, pg_args(params)?))
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err(map_pg_error)?;
+                rows.iter().map(decode_pg_row).collect()
+            }
+        }
+    }
+
+    pub async fn fetch_optional(
+        &mut self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Option<Row>, DbError> {
+        Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
+        match self {
+            Tx::Sqlite(w) => super::sqlite::execute(w.conn(), sql, &params),
+            Tx::Postgres(tx) => Ok(bind(sqlx::query_with(sql, pg_args(params)?))
+                .execute(&mut **tx)
+                .await
+                .map_err(map_pg_error)?
+                .rows_affected()),
+        }
+    }
+
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(w) => w.commit(),
+            Tx::Postgres(tx) => tx.commit().await.map_err(map_pg_error),
+        }
+    }
+}
+
+fn bind<'q>(
+    q: sqlx::query::Query<'q, sqlx::Postgres, PgArguments>,
+) -> sqlx::query::Query<'q, sqlx::Postgres, PgArguments> {
+    // Statements are prepared and cached per connection by sqlx.
+    q.persistent(true)
+}
+
+fn pg_args(params: Vec<Value>) -> Result<PgArguments, DbError> {
+    let mut args = PgArguments::default();
+    for p in params {
+        let r = match p {
+            Value::NullInt => args.add(None::<i64>),
+            Value::NullText => args.add(None::<String>),
+            Value::NullBytes => args.add(None::<Vec<u8>>),
+            Value::Int(v) => args.add(v),
+            Value::Text(v) => args.add(v),
+            Value::Bytes(v) => args.add(v),
+        };
+        r.map_err(|e| DbError::Other(e.to_string()))?;
+    }
+    Ok(args)
+}
+
+async fn pg_fetch_all(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    params: Vec<Value>,
+) -> Result<Vec<Row>, DbError> {
+    let rows = bind(sqlx::query_with(sql, pg_args(params)?))
+        .fetch_all(pool)
+        .await
+        .map_err(map_pg_error)?;
+    rows.iter().map(decode_pg_row).collect()
+}
+
+async fn pg_execute(pool: &sqlx::PgPool, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
+    Ok(bind(sqlx::query_with(sql, pg_args(params)?))
+        .execute(pool)
+        .await
+        .map_err(map_pg_error)?
+        .rows_affected())
+}
+
+fn decode_pg_row(row: &sqlx::postgres::PgRow) -> Result<Row, DbError> {
+    let mut out = Vec::with_capacity(row.len());
+    for (i, col) in row.columns().iter().enumerate() {
+        let v = match col.type_info().name() {
+            "INT8" => row
+                .try_get::<Option<i64>, _>(i)?
+                .map_or(Value::NullInt, Value::Int),
+            "INT4" => row
+                .try_get::<Option<i32>, _>(i)?
+                .map_or(Value::NullInt, |v| Value::Int(v.into())),
+            "INT2" => row
+                .try_get::<Option<i16>, _>(i)?
+                .map_or(Value::NullInt, |v| Value::Int(v.into())),
+            "BOOL" => row
+                .try_get::<Option<bool>, _>(i)?
+                .map_or(Value::NullInt, |v| Value::Int(v.into())),
+            "NUMERIC" => {
+                // COUNT/SUM results are INT8; NUMERIC only appears if a query
+                // forgets a cast, which is a bug worth failing loudly on.
+                return Err(DbError::Decode(i));
+            }
+            "BYTEA" => row
+                .try_get::<Option<Vec<u8>>, _>(i)?
+                .map_or(Value::NullBytes, Value::Bytes),
+            _ => row
+                .try_get::<Option<String>, _>(i)?
+                .map_or(Value::NullText, Value::Text),
+        };
+        out.push(v);
+    }
+    Ok(Row(out))
+}

@@ -1,0 +1,279 @@
+//! The embedded SQLite backend: one writer connection, a pool of readers,
+//! WAL mode, and a background checkpointer.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql};
+
+use super::db::{DbError, Row, Value};
+
+/// How many idle reader connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+
+/// `synchronous` setting for the writer. NORMAL in WAL mode loses nothing on
+/// a process crash (`kill -9`); FULL also survives power loss, at the cost of
+/// an fsync per commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Synchronous {
+    Normal,
+    Full,
+}
+
+pub struct SqliteDb {
+    path: PathBuf,
+    writer: Arc<tokio::sync::Mutex<Connection>>,
+    readers: Mutex<Vec<Connection>>,
+    closed: Arc<AtomicBool>,
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database file and applies migrations.
+    pub fn open(path: &Path, synchronous: Synchronous) -> Result<Arc<Self>, DbError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let mut writer = Connection::open(path)?;
+        writer.execute_batch(&format!(
+            "PRAGMA journal_mode=WAL;
+             PRAGMA synchronous={};
+             PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;
+             PRAGMA temp_store=MEMORY;
+             PRAGMA wal_autocheckpoint=0;",
+            match synchronous {
+                Synchronous::Normal => "NORMAL",
+                Synchronous::Full => "FULL",
+            }
+        ))?;
+        writer.set_prepared_statement_cache_capacity(256);
+        super::migrations::sqlite_migrations()
+            .to_latest(&mut writer)
+            .map_err(|e| DbError::Other(format!("sqlite migration failed: {e}")))?;
+        let closed = Arc::new(AtomicBool::new(false));
+        spawn_checkpointer(path.to_owned(), closed.clone());
+        Ok(Arc::new(SqliteDb {
+            path: path.to_owned(),
+            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            readers: Mutex::new(Vec::new()),
+            closed,
+        }))
+    }
+
+    fn open_reader(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.execute_batch(
+            "PRAGMA query_only=1;
+             PRAGMA busy_timeout=5000;
+             PRAGMA temp_store=MEMORY;
+             PRAGMA mmap_size=268435456;",
+        )?;
+        conn.set_prepared_statement_cache_capacity(256);
+        Ok(conn)
+    }
+
+    /// Runs `f` on a reader connection.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
+        let conn = match self.readers.lock().expect("reader pool poisoned").pop() {
+            Some(c) => c,
+            None => self.open_reader()?,
+        };
+        let out = f(&conn);
+        let mut pool = self.readers.lock().expect("reader pool poisoned");
+        if pool.len() < MAX_IDLE_READERS {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// The writer connection, for a single autocommit statement.
+    pub async fn writer(&self) -> tokio::sync::OwnedMutexGuard<Connection> {
+        self.writer.clone().lock_owned().await
+    }
+
+    pub async fn begin_immediate(&self) -> Result<SqliteWriter, DbError> {
+        let guard = self.writer.clone().lock_owned().await;
+        guard.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(SqliteWriter { conn: guard, done: false })
+    }
+}
+
+impl Drop for SqliteDb {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Checkpoints the WAL from a thread of its own, so no request pays for the
+/// fsync and copy-back a checkpoint does.
+fn spawn_checkpointer(path: PathBuf, closed: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open(&path) else { return };
+            let _ = conn.execute_batch("PRAGMA busy_timeout=5000;");
+            while !closed.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(500));
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::warn!(error = %e, "sqlite checkpoint failed");
+                }
+            }
+        })
+        .expect("spawn checkpoint thread");
+}
+
+/// The writer connection inside a `BEGIN IMMEDIATE` transaction.
+pub struct SqliteWriter {
+    conn: tokio::sync::OwnedMutexGuard<Connection>,
+    done: bool,
+}
+
+impl SqliteWriter {
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn commit(mut self) -> Result<(), DbError> {
+        self.done = true;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for SqliteWriter {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+impl ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::NullInt | Value::NullText | Value::NullBytes => {
+                ToSqlOutput::Borrowed(ValueRef::Null)
+            }
+            Value::Int(v) => ToSqlOutput::Borrowed(ValueRef::Integer(*v)),
+            Value::Text(v) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Value::Bytes(v) => ToSqlOutput::Borrowed(ValueRef::Blob(v)),
+        })
+    }
+}
+
+/// `$1` -> `?1`: SQLite numbers `$name` parameters by first appearance, `?N`
+/// by N, which is what the shared SQL means.
+fn rewrite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            out.push('?');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn map_err(e: rusqlite::Error) -> DbError {
+    if let rusqlite::Error::SqliteFailure(err, Some(msg)) = &e {
+        if err.code == rusqlite::ErrorCode::ConstraintViolation
+            && (err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                || err.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY)
+        {
+            return DbError::Unique(constraint_name(msg));
+        }
+        if err.code == rusqlite::ErrorCode::DatabaseBusy {
+            return DbError::Retry;
+        }
+    }
+    DbError::Sqlite(e)
+}
+
+/// SQLite says `UNIQUE constraint failed: memberships.workspace_id,
+/// memberships.user_id` (or `index 'name'` for expression indexes); the
+/// PostgreSQL schema names the same index `memberships_workspace_id_user_id_key`.
+fn constraint_name(msg: &str) -> String {
+    let rest = msg.trim_start_matches("UNIQUE constraint failed: ");
+    if let Some(name) = rest.strip_prefix("index '").and_then(|r| r.strip_suffix('\'')) {
+        return name.to_owned();
+    }
+    let mut table = "";
+    let mut cols = Vec::new();
+    for part in rest.split(',') {
+        let (t, c) = part.trim().split_once('.').unwrap_or(("", part.trim()));
+        table = t;
+        cols.push(c);
+    }
+    format!("{table}_{}_key", cols.join("_"))
+}
+
+pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    let sql = rewrite_placeholders(sql);
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    let n = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter()))
+        .map_err(map_err)?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(map_err)? {
+        let mut vals = Vec::with_capacity(n);
+        for i in 0..n {
+            vals.push(match r.get_ref(i)? {
+                ValueRef::Null => Value::NullText,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Int(v as i64),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+            });
+        }
+        out.push(Row(vals));
+    }
+    Ok(out)
+}
+
+pub fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+    let sql = rewrite_placeholders(sql);
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    let n = stmt
+        .execute(rusqlite::params_from_iter(params.iter()))
+        .map_err(map_err)?;
+    Ok(n as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_by_their_digits() {
+        assert_eq!(
+            rewrite_placeholders("SELECT $2, $1, $10 WHERE x = '$'"),
+            "SELECT ?2, ?1, ?10 WHERE x = '$'"
+        );
+    }
+
+    #[test]
+    fn constraint_names_match_the_postgres_schema() {
+        assert_eq!(
+            constraint_name("UNIQUE constraint failed: memberships.workspace_id, memberships.user_id"),
+            "memberships_workspace_id_user_id_key"
+        );
+        assert_eq!(
+            constraint_name("UNIQUE constraint failed: index 'users_email_key'"),
+            "users_email_key"
+        );
+    }
+}
