@@ -52,7 +52,13 @@ impl Slug {
 /// when nothing usable is left (the caller then picks a random one).
 /// Leaves room for a `-NNN` uniqueness suffix.
 pub fn from_name(name: &str) -> Option<String> {
-    let ascii = deunicode::deunicode(name).to_ascii_lowercase();
+    // Letters and digits are transliterated; everything else (punctuation,
+    // emoji, which deunicode would spell out as words) separates.
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_alphanumeric() { deunicode::deunicode_char(c).unwrap_or(" ") } else { " " })
+        .collect::<String>()
+        .to_ascii_lowercase();
     let mut out = String::with_capacity(ascii.len());
     for c in ascii.chars() {
         if c.is_ascii_alphanumeric() {

@@ -253,10 +253,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if nesting_depth(bytes) > MAX_DEPTH {
         return Err(ApiError::new(Code::InvalidJson, "The body nests deeper than 32 levels."));
     }
+    // Syntax first, so a truncated body is invalid JSON rather than a type
+    // error at whatever the typed parse met first.
+    if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        let msg = e.to_string();
+        return Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {msg}.")));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let parsed: Result<T, _> = serde_path_to_error::deserialize(de);
+    let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
     let err = match parsed {
-        Ok(v) => return Ok(v),
+        Ok(v) => {
+            return match de.end() {
+                Ok(()) => Ok(v),
+                Err(e) => Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {e}."))),
+            }
+        }
         Err(e) => e,
     };
     let path = err.path().to_string();
@@ -269,7 +280,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
     let quoted = msg.split('`').nth(1).unwrap_or("").to_owned();
     if msg.starts_with("unknown field") {
-        let field = join(&quoted);
+        // The path already ends at the unknown key.
+        let field = if path == "." { quoted } else { path };
         return Err(ApiError::with_errors(
             Code::UnknownField,
             format!("Unknown field '{field}'."),

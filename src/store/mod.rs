@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod db;
+pub mod members;
 pub mod migrations;
 pub mod organizations;
 pub mod ratelimit;
@@ -22,6 +23,14 @@ use crate::config::Config;
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    origin: Origin,
+}
+
+/// How the store was opened, so another handle to the same database can be.
+#[derive(Clone)]
+enum Origin {
+    Sqlite(std::path::PathBuf, sqlite::Synchronous),
+    Postgres(PgConnectOptions, u32),
 }
 
 impl Store {
@@ -48,7 +57,7 @@ impl Store {
 
     fn open_sqlite(path: &Path, cfg: &Config) -> Result<Store, DbError> {
         let db = sqlite::SqliteDb::open(path, cfg.sqlite.synchronous)?;
-        Ok(Store { db: Db::Sqlite(db) })
+        Ok(Store { db: Db::Sqlite(db), origin: Origin::Sqlite(path.to_owned(), cfg.sqlite.synchronous) })
     }
 
     /// Connects with explicit options (tests point these at a schema of
@@ -57,13 +66,25 @@ impl Store {
         let pool = PgPoolOptions::new()
             .max_connections(max_conns)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(opts)
+            .connect_with(opts.clone())
             .await?;
         migrations::POSTGRES
             .run(&pool)
             .await
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
-        Ok(Store { db: Db::Postgres(pool) })
+        Ok(Store { db: Db::Postgres(pool), origin: Origin::Postgres(opts, max_conns) })
+    }
+
+    /// A second, independent handle on the same database: what another
+    /// replica has. Used to test that rules hold across replicas.
+    pub async fn clone_for_replica(&self) -> Store {
+        match &self.origin {
+            Origin::Sqlite(path, sync) => {
+                let db = sqlite::SqliteDb::open(path, *sync).expect("reopen sqlite");
+                Store { db: Db::Sqlite(db), origin: self.origin.clone() }
+            }
+            Origin::Postgres(opts, n) => Store::connect_postgres(opts.clone(), *n).await.expect("reconnect postgres"),
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value as Json};
 
-use super::db::{DbError, Row, Tx, Value};
+use super::db::{Backend, DbError, Row, Tx, Value};
 use super::ratelimit::{add_in_tx, window_start};
 use super::Store;
 use crate::config::RateSpec;
@@ -344,10 +344,16 @@ impl Store {
         };
         let dir = if desc { "DESC" } else { "ASC" };
         let cmp = if desc { "<" } else { ">" };
-        let (k1, id1, k2, kout) = if by_name {
-            ("w.name", "w.id", "w.name", "name")
+        // Names sort case-insensitively and byte-wise on both databases
+        // (PostgreSQL would otherwise use the database's collation).
+        let name_key = match self.backend() {
+            Backend::Sqlite => "lower(w.name)",
+            Backend::Postgres => "lower(w.name) COLLATE \"C\"",
+        };
+        let (k1, id1, k2) = if by_name {
+            (name_key, "w.id", name_key)
         } else {
-            ("m.ws_created_at", "m.workspace_id", "w.created_at", "created_at")
+            ("m.ws_created_at", "m.workspace_id", "w.created_at")
         };
         let (mut keyset1, mut keyset2) = (String::new(), String::new());
         let mut offset = 0;
@@ -371,32 +377,29 @@ impl Store {
         let sql = format!(
             "SELECT * FROM (
                SELECT * FROM (
-                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole
+                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole, {k1} AS sort_key
                  FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
                  LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
                  WHERE m.user_id = {uid} AND {common}{keyset1}
                  ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
                UNION
                SELECT * FROM (
-                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole
+                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole, {k2} AS sort_key
                  FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
                  LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
                  WHERE om.user_id = {uid} AND {common}{keyset2}
                  ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
-             ) AS x ORDER BY x.{kout} {dir}, x.id {dir} LIMIT {outer_limit} OFFSET {outer_offset}"
+             ) AS x ORDER BY x.sort_key {dir}, x.id {dir} LIMIT {outer_limit} OFFSET {outer_offset}"
         );
         let rows = self.db.fetch_all(&sql, p.0).await?;
-        let mut items = rows.iter().map(workspace_from).collect::<Result<Vec<_>, _>>()?;
-        let has_more = items.len() as i64 > page.limit;
-        items.truncate(page.limit as usize);
-        let next_cursor = match (has_more, items.last()) {
-            (true, Some(last)) => Some(
-                Cursor {
-                    key: if by_name { CursorKey::Text(last.name.clone()) } else { CursorKey::Int(last.created_at) },
-                    id: last.id.to_string(),
-                }
-                .encode(),
-            ),
+        let has_more = rows.len() as i64 > page.limit;
+        let rows = &rows[..rows.len().min(page.limit as usize)];
+        let items = rows.iter().map(workspace_from).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (has_more, rows.last()) {
+            (true, Some(last)) => {
+                let key = if by_name { CursorKey::Text(last.text(WS_NCOLS + 2)?) } else { CursorKey::Int(last.int(WS_NCOLS + 2)?) };
+                Some(Cursor { key, id: last.text(0)? }.encode())
+            }
             _ => None,
         };
         Ok(Page { items, has_more, next_cursor, total, limit: page.limit })

@@ -1,0 +1,128 @@
+//! The authorization matrix: every workspace route, every kind of caller,
+//! the exact status.
+
+use serde_json::{json, Value};
+use workspaced::domain::roles::Role;
+
+use crate::helpers::*;
+
+/// A caller kind, lowest privilege first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    NoToken,
+    NonMember,
+    Role(Role),
+    PlatformAdmin,
+}
+
+const CALLERS: [Who; 7] = [
+    Who::NoToken,
+    Who::NonMember,
+    Who::Role(Role::Viewer),
+    Who::Role(Role::Member),
+    Who::Role(Role::Admin),
+    Who::Role(Role::Owner),
+    Who::PlatformAdmin,
+];
+
+struct Route {
+    method: &'static str,
+    /// Appended to `/v1/workspaces/{id}`.
+    suffix: &'static str,
+    body: fn(&Ctx) -> Option<Value>,
+    min: Role,
+    ok: u16,
+}
+
+struct Ctx {
+    viewer_id: String,
+}
+
+fn routes() -> Vec<Route> {
+    vec![
+        Route { method: "GET", suffix: "", body: |_| None, min: Role::Viewer, ok: 200 },
+        Route { method: "GET", suffix: "/permissions", body: |_| None, min: Role::Viewer, ok: 200 },
+        Route { method: "PATCH", suffix: "", body: |_| Some(json!({"description": "changed"})), min: Role::Admin, ok: 200 },
+        Route { method: "POST", suffix: "/archive", body: |_| Some(json!({"archive": true})), min: Role::Admin, ok: 200 },
+        Route {
+            method: "POST",
+            suffix: "/permissions/check",
+            body: |c| Some(json!({"user_id": c.viewer_id, "action": "workspace.read"})),
+            min: Role::Admin,
+            ok: 200,
+        },
+        Route { method: "POST", suffix: "/restore", body: |_| Some(json!({})), min: Role::Owner, ok: 200 },
+        Route { method: "DELETE", suffix: "", body: |_| None, min: Role::Owner, ok: 200 },
+    ]
+}
+
+fn expected(who: Who, route: &Route) -> (u16, &'static str) {
+    match who {
+        Who::NoToken => (401, "unauthenticated"),
+        Who::NonMember => (404, "not_found"),
+        Who::PlatformAdmin => (route.ok, ""),
+        Who::Role(r) if r >= route.min => (route.ok, ""),
+        Who::Role(_) if route.min == Role::Owner => (403, "needs_owner"),
+        Who::Role(_) => (403, "forbidden"),
+    }
+}
+
+#[tokio::test]
+async fn every_workspace_route_answers_each_caller_exactly() {
+    let app = TestApp::spawn().await;
+    let stranger = app.signup("Stranger").await;
+    for route in routes() {
+        for who in CALLERS {
+            // A fresh workspace per call, so a write by one caller cannot
+            // change what the next one sees.
+            let owner = app.signup("Owner").await;
+            let ws = app.workspace(&owner, "Matrix").await;
+            let viewer = app.member_of(&ws, Role::Viewer).await;
+            let ctx = Ctx { viewer_id: viewer.id.clone() };
+            let token = match who {
+                Who::NoToken => None,
+                Who::NonMember => Some(stranger.token.clone()),
+                Who::Role(Role::Owner) => Some(owner.token.clone()),
+                Who::Role(Role::Viewer) => Some(viewer.token.clone()),
+                Who::Role(r) => Some(app.member_of(&ws, r).await.token),
+                Who::PlatformAdmin => Some(ADMIN_TOKEN.to_owned()),
+            };
+            let path = format!("/v1/workspaces/{}{}", ws["id"].as_str().unwrap(), route.suffix);
+            let r = app.call(route.method, &path, token.as_deref(), (route.body)(&ctx)).await;
+            let (status, code) = expected(who, &route);
+            assert_eq!(r.status.as_u16(), status, "{} {} as {who:?}: {}", route.method, route.suffix, r.text);
+            if !code.is_empty() {
+                assert_eq!(r.code(), code, "{} {} as {who:?}", route.method, route.suffix);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn list_and_create_need_a_user() {
+    let app = TestApp::spawn().await;
+    app.call("GET", "/v1/workspaces", None, None).await.assert_problem(401, "unauthenticated");
+    app.call("POST", "/v1/workspaces", None, Some(json!({"name": "x"}))).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/workspaces", ADMIN_TOKEN).await.assert_problem(403, "forbidden");
+    app.post("/v1/workspaces", ADMIN_TOKEN, json!({"name": "x"})).await.assert_problem(403, "forbidden");
+}
+
+#[tokio::test]
+async fn a_member_of_tenant_a_cannot_reach_tenant_b() {
+    let app = TestApp::spawn().await;
+    let a = app.signup("A").await;
+    let b = app.signup("B").await;
+    let ws_a = app.workspace(&a, "Tenant A").await;
+    let ws_b = app.workspace(&b, "Tenant B").await;
+    for key in [ws_b["id"].as_str().unwrap(), ws_b["slug"].as_str().unwrap()] {
+        let base = format!("/v1/workspaces/{key}");
+        app.get(&base, &a.token).await.assert_problem(404, "not_found");
+        app.patch(&base, &a.token, json!({"name": "pwned"})).await.assert_problem(404, "not_found");
+        app.delete(&base, &a.token).await.assert_problem(404, "not_found");
+        app.post(&format!("{base}/archive"), &a.token, json!({"archive": true})).await.assert_problem(404, "not_found");
+    }
+    let listed = app.get("/v1/workspaces", &a.token).await;
+    let text = listed.text.clone();
+    assert!(text.contains(ws_a["id"].as_str().unwrap()));
+    assert!(!text.contains(ws_b["id"].as_str().unwrap()) && !text.contains("Tenant B"));
+}

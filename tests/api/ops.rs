@@ -1,0 +1,75 @@
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn health_and_readiness_answer_without_a_token() {
+    let app = TestApp::spawn().await;
+    let h = app.call("GET", "/healthz", None, None).await;
+    h.assert(200);
+    assert_eq!(h.body["status"], "ok");
+    let r = app.call("GET", "/readyz", None, None).await;
+    r.assert(200);
+    assert_eq!(r.body["status"], "ready");
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_generated() {
+    let app = TestApp::spawn().await;
+    let r = app.call_with("GET", "/healthz", None, None, &[("x-request-id", "abc-123")]).await;
+    assert_eq!(r.header("x-request-id"), Some("abc-123"));
+    let r = app.call("GET", "/v1/me", None, None).await;
+    let id = r.header("x-request-id").unwrap().to_owned();
+    assert!(id.len() >= 16);
+    assert_eq!(r.body["request_id"], id.as_str(), "the problem body carries the same id");
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let app = TestApp::spawn().await;
+    let r = app.call("GET", "/openapi.json", None, None).await;
+    r.assert(200);
+    assert_eq!(r.body["openapi"], "3.1.0");
+    let paths = r.body["paths"].as_object().unwrap();
+    for (path, methods) in [
+        ("/healthz", &["get"][..]),
+        ("/readyz", &["get"]),
+        ("/v1/auth/signup", &["post"]),
+        ("/v1/auth/login", &["post"]),
+        ("/v1/auth/logout", &["post"]),
+        ("/v1/me", &["get", "patch"]),
+        ("/v1/me/tokens", &["get", "post"]),
+        ("/v1/me/tokens/{id}", &["delete"]),
+        ("/v1/admin/tokens", &["post"]),
+        ("/v1/workspaces", &["get", "post"]),
+        ("/v1/workspaces/{workspace}", &["get", "patch", "delete"]),
+        ("/v1/workspaces/{workspace}/archive", &["post"]),
+        ("/v1/workspaces/{workspace}/restore", &["post"]),
+        ("/v1/workspaces/{workspace}/permissions", &["get"]),
+        ("/v1/workspaces/{workspace}/permissions/check", &["post"]),
+    ] {
+        for m in methods {
+            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "{m} {path} is not documented");
+        }
+    }
+    assert!(r.body["components"]["schemas"]["Problem"].is_object());
+    // Every documented operation answers something other than 404/405 here.
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Docs").await;
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let concrete = path.replace("{workspace}", ws["id"].as_str().unwrap()).replace("{id}", "tok_00000000000000000000000000000000");
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            let r = app.call(&method.to_uppercase(), &concrete, Some(&ada.token), body).await;
+            assert_ne!(r.status.as_u16(), 405, "{method} {path}");
+            assert!(r.status.as_u16() != 404 || r.code() == "not_found", "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_problems() {
+    let app = TestApp::spawn().await;
+    app.call("GET", "/v1/nothing-here", None, None).await.assert_problem(404, "not_found");
+    app.call("PUT", "/v1/workspaces", None, None).await.assert_problem(405, "method_not_allowed");
+}
