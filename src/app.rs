@@ -42,7 +42,9 @@ impl AppState {
 pub fn build_router(state: AppState) -> Router {
     http::router(state.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(http::panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            http::panic_response,
+        ))
         .layer(axum::middleware::from_fn(http::context::observe))
         .with_state(state)
 }
@@ -58,7 +60,9 @@ pub fn spawn_jobs(state: &AppState, stop: CancellationToken) -> Vec<tokio::task:
 /// Serves until SIGTERM or Ctrl-C, then drains requests in flight (up to
 /// 30 s) and stops the jobs.
 pub async fn serve(config: Config) -> Result<(), String> {
-    let store = Store::connect(&config).await.map_err(|e| format!("database: {e}"))?;
+    let store = Store::connect(&config)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
@@ -72,12 +76,15 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "workspaced is serving"
     );
     let shutdown = stop.clone();
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down: draining requests in flight");
-            shutdown.cancel();
-        });
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining requests in flight");
+        shutdown.cancel();
+    });
     let drained = stop.clone();
     tokio::select! {
         r = server => r.map_err(|e| format!("server: {e}"))?,
@@ -99,7 +106,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

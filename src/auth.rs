@@ -40,8 +40,13 @@ pub async fn hash_password(password: String) -> Result<String, Error> {
 pub async fn verify_password(password: String, hash: Option<String>) -> bool {
     tokio::task::spawn_blocking(move || {
         let stored = hash.unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let Ok(parsed) = PasswordHash::new(&stored) else { return false };
-        Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && stored != DUMMY_HASH
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && stored != DUMMY_HASH
     })
     .await
     .unwrap_or(false)

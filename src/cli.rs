@@ -12,7 +12,11 @@ use crate::store::accounts::NewToken;
 use crate::store::Store;
 
 #[derive(Parser)]
-#[command(name = "workspaced", version, about = "Self-hosted workspace and tenancy service")]
+#[command(
+    name = "workspaced",
+    version,
+    about = "Self-hosted workspace and tenancy service"
+)]
 struct Cli {
     /// TOML configuration file (also WORKSPACED_CONFIG).
     #[arg(long, global = true, env = "WORKSPACED_CONFIG")]
@@ -70,7 +74,11 @@ pub fn main() -> ExitCode {
         Command::Serve { listen } => listen.clone(),
         _ => None,
     };
-    let overrides = Overrides { listen, data_dir: cli.data_dir.clone(), database_url: cli.database_url.clone() };
+    let overrides = Overrides {
+        listen,
+        data_dir: cli.data_dir.clone(),
+        database_url: cli.database_url.clone(),
+    };
     let config = match Config::load(cli.config.as_deref(), &env, &overrides) {
         Ok(c) => c,
         Err(e) => {
@@ -80,7 +88,11 @@ pub fn main() -> ExitCode {
     };
     init_tracing(&config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+        .worker_threads(
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1),
+        )
         .enable_all()
         .build()
         .expect("tokio runtime");
@@ -97,7 +109,9 @@ pub fn main() -> ExitCode {
 fn init_tracing(config: &Config) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RUST_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder.json().flatten_event(true).init();
     } else {
@@ -109,7 +123,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
     match command {
         Command::Serve { .. } => crate::app::serve(config).await,
         Command::Migrate => {
-            Store::connect(&config).await.map_err(|e| format!("database: {e}"))?;
+            Store::connect(&config)
+                .await
+                .map_err(|e| format!("database: {e}"))?;
             println!("migrations applied");
             Ok(())
         }
@@ -123,13 +139,25 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
 }
 
 async fn admin(cmd: AdminCommand, config: Config) -> Result<(), String> {
-    let store = Store::connect(&config).await.map_err(|e| format!("database: {e}"))?;
+    let store = Store::connect(&config)
+        .await
+        .map_err(|e| format!("database: {e}"))?;
     match cmd {
         AdminCommand::CreateToken { name, scopes } => {
-            if let Some(bad) = scopes.iter().find(|s| !SERVICE_SCOPES.contains(&s.as_str())) {
-                return Err(format!("unknown scope '{bad}' (known: {})", SERVICE_SCOPES.join(", ")));
+            if let Some(bad) = scopes
+                .iter()
+                .find(|s| !SERVICE_SCOPES.contains(&s.as_str()))
+            {
+                return Err(format!(
+                    "unknown scope '{bad}' (known: {})",
+                    SERVICE_SCOPES.join(", ")
+                ));
             }
-            let kind = if scopes.is_empty() { TokenKind::Admin } else { TokenKind::Service };
+            let kind = if scopes.is_empty() {
+                TokenKind::Admin
+            } else {
+                TokenKind::Service
+            };
             let secret = crate::auth::new_token();
             let t = store
                 .create_token(NewToken {
@@ -151,15 +179,23 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<(), String> {
                 Ok(p) => p,
                 Err(_) => {
                     let mut line = String::new();
-                    std::io::stdin().read_line(&mut line).map_err(|e| e.to_string())?;
+                    std::io::stdin()
+                        .read_line(&mut line)
+                        .map_err(|e| e.to_string())?;
                     line.trim_end_matches(['\r', '\n']).to_owned()
                 }
             };
             let email = account::email(&email).map_err(|e| format!("email: {}", e.message))?;
             let name = account::user_name(&name).map_err(|e| format!("name: {}", e.message))?;
-            let password = account::password(&password).map_err(|e| format!("password: {}", e.message))?;
-            let hash = crate::auth::hash_password(password).await.map_err(|e| e.to_string())?;
-            let user = store.create_user(&email, &name, &hash).await.map_err(|e| e.to_string())?;
+            let password =
+                account::password(&password).map_err(|e| format!("password: {}", e.message))?;
+            let hash = crate::auth::hash_password(password)
+                .await
+                .map_err(|e| e.to_string())?;
+            let user = store
+                .create_user(&email, &name, &hash)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("{}", user.id);
             Ok(())
         }

@@ -47,7 +47,9 @@ pub struct SqliteConfig {
 
 impl Default for SqliteConfig {
     fn default() -> Self {
-        SqliteConfig { synchronous: Synchronous::Normal }
+        SqliteConfig {
+            synchronous: Synchronous::Normal,
+        }
     }
 }
 
@@ -77,7 +79,11 @@ impl RateSpec {
         let period = period.trim();
         let split = period.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
         let (num, unit) = period.split_at(split);
-        let num: i64 = if num.is_empty() { 1 } else { num.parse().map_err(|_| err())? };
+        let num: i64 = if num.is_empty() {
+            1
+        } else {
+            num.parse().map_err(|_| err())?
+        };
         let unit_ms = match unit {
             "s" => 1_000,
             "m" => 60_000,
@@ -88,7 +94,10 @@ impl RateSpec {
         if num <= 0 {
             return Err(err());
         }
-        Ok(RateSpec { count, period_ms: num * unit_ms })
+        Ok(RateSpec {
+            count,
+            period_ms: num * unit_ms,
+        })
     }
 }
 
@@ -188,7 +197,10 @@ impl Config {
             "0" | "false" | "no" | "off" => Ok(false),
             _ => Err(format!("{k}: expected true or false, got '{v}'")),
         };
-        let number = |k: &str, v: String| v.parse::<i64>().map_err(|_| format!("{k}: expected a number, got '{v}'"));
+        let number = |k: &str, v: String| {
+            v.parse::<i64>()
+                .map_err(|_| format!("{k}: expected a number, got '{v}'"))
+        };
         if let Some(v) = get("WORKSPACED_LISTEN") {
             self.listen = v;
         }
@@ -214,7 +226,8 @@ impl Config {
             self.retention_days = number("WORKSPACED_RETENTION_DAYS", v)?;
         }
         if let Some(v) = get("WORKSPACED_PURGE_INTERVAL_SECONDS") {
-            self.purge_interval_seconds = number("WORKSPACED_PURGE_INTERVAL_SECONDS", v)?.max(1) as u64;
+            self.purge_interval_seconds =
+                number("WORKSPACED_PURGE_INTERVAL_SECONDS", v)?.max(1) as u64;
         }
         if let Some(v) = get("WORKSPACED_LOG_FORMAT") {
             self.log_format = v;
@@ -222,18 +235,29 @@ impl Config {
         if let Some(v) = get("WORKSPACED_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
-                .map(|s| s.trim().parse().map_err(|_| format!("WORKSPACED_TRUSTED_PROXIES: '{s}' is not an IP address")))
+                .map(|s| {
+                    s.trim().parse().map_err(|_| {
+                        format!("WORKSPACED_TRUSTED_PROXIES: '{s}' is not an IP address")
+                    })
+                })
                 .collect::<Result<_, _>>()?;
         }
         if let Some(v) = get("WORKSPACED_SQLITE_SYNCHRONOUS") {
             self.sqlite.synchronous = match v.as_str() {
                 "normal" => Synchronous::Normal,
                 "full" => Synchronous::Full,
-                _ => return Err(format!("WORKSPACED_SQLITE_SYNCHRONOUS: expected normal or full, got '{v}'")),
+                _ => {
+                    return Err(format!(
+                        "WORKSPACED_SQLITE_SYNCHRONOUS: expected normal or full, got '{v}'"
+                    ))
+                }
             };
         }
         if let Some(v) = get("WORKSPACED_POLICY_MAX_OWNED_WORKSPACES_PER_USER") {
-            self.policy.max_owned_workspaces_per_user = Some(number("WORKSPACED_POLICY_MAX_OWNED_WORKSPACES_PER_USER", v)?);
+            self.policy.max_owned_workspaces_per_user = Some(number(
+                "WORKSPACED_POLICY_MAX_OWNED_WORKSPACES_PER_USER",
+                v,
+            )?);
         }
         if let Some(v) = get("WORKSPACED_POLICY_KEEP_LAST_WORKSPACE") {
             self.policy.keep_last_workspace = boolean("WORKSPACED_POLICY_KEEP_LAST_WORKSPACE", v)?;
@@ -279,7 +303,13 @@ mod tests {
 
     #[test]
     fn rates_parse_in_every_unit() {
-        assert_eq!(RateSpec::parse("100/1h").unwrap(), RateSpec { count: 100, period_ms: 3_600_000 });
+        assert_eq!(
+            RateSpec::parse("100/1h").unwrap(),
+            RateSpec {
+                count: 100,
+                period_ms: 3_600_000
+            }
+        );
         assert_eq!(RateSpec::parse("5/15m").unwrap().period_ms, 900_000);
         assert_eq!(RateSpec::parse("10/m").unwrap().period_ms, 60_000);
         for bad in ["", "10", "x/1h", "10/1y", "10/0s", "10/-1h"] {
@@ -291,18 +321,31 @@ mod tests {
     fn env_wins_over_file_and_flags_over_env() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
-        std::fs::write(&file, "listen = \"127.0.0.1:1\"\n[rate_limits]\nlogin = \"1/1m\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"127.0.0.1:1\"\n[rate_limits]\nlogin = \"1/1m\"\n",
+        )
+        .unwrap();
         let env: HashMap<_, _> = [
             ("WORKSPACED_LISTEN".to_string(), "127.0.0.1:2".to_string()),
-            ("WORKSPACED_RATE_LIMIT_WORKSPACE_CREATE".to_string(), "100/1h".to_string()),
+            (
+                "WORKSPACED_RATE_LIMIT_WORKSPACE_CREATE".to_string(),
+                "100/1h".to_string(),
+            ),
         ]
         .into();
         let cfg = Config::load(Some(&file), &env, &Overrides::default()).unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:2");
         assert_eq!(cfg.rate_limits.login.count, 1);
         assert_eq!(cfg.rate_limits.workspace_create.count, 100);
-        let flags = Overrides { listen: Some("127.0.0.1:3".into()), ..Default::default() };
-        assert_eq!(Config::load(Some(&file), &env, &flags).unwrap().listen, "127.0.0.1:3");
+        let flags = Overrides {
+            listen: Some("127.0.0.1:3".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            Config::load(Some(&file), &env, &flags).unwrap().listen,
+            "127.0.0.1:3"
+        );
     }
 
     #[test]
@@ -311,7 +354,8 @@ mod tests {
         let file = dir.path().join("c.toml");
         std::fs::write(&file, "lisen = \"x\"\n").unwrap();
         assert!(Config::load(Some(&file), &HashMap::new(), &Overrides::default()).is_err());
-        let env: HashMap<_, _> = [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
+        let env: HashMap<_, _> =
+            [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
         assert!(Config::load(None, &env, &Overrides::default()).is_err());
     }
 }

@@ -48,7 +48,11 @@ pub fn info(spec: RateSpec, count: i64, window: Millis, now: Millis) -> RateInfo
 
 impl RateLimiter {
     pub fn new(store: Store, config: RateLimits) -> Self {
-        RateLimiter { store, config, local: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            store,
+            config,
+            local: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Counts one authenticated request of a token.
@@ -58,7 +62,11 @@ impl RateLimiter {
         let mut map = self.local.lock().expect("limiter poisoned");
         let e = map.entry(token_id.to_owned()).or_default();
         if e.window != window {
-            *e = Local { window, pending: 0, seen: 0 };
+            *e = Local {
+                window,
+                pending: 0,
+                seen: 0,
+            };
         }
         let used = e.seen + e.pending;
         if used as u64 >= spec.count {
@@ -86,7 +94,11 @@ impl RateLimiter {
                 .collect()
         };
         for (token, l) in batch {
-            match self.store.add_to_counter(&format!("requests:{token}"), l.window, l.pending).await {
+            match self
+                .store
+                .add_to_counter(&format!("requests:{token}"), l.window, l.pending)
+                .await
+            {
                 Ok(total) => {
                     let mut map = self.local.lock().expect("limiter poisoned");
                     if let Some(e) = map.get_mut(&token) {

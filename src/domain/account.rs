@@ -38,9 +38,14 @@ impl TokenKind {
     }
 
     pub fn parse(s: &str) -> Option<TokenKind> {
-        [TokenKind::Session, TokenKind::Personal, TokenKind::Admin, TokenKind::Service]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            TokenKind::Session,
+            TokenKind::Personal,
+            TokenKind::Admin,
+            TokenKind::Service,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 }
 
@@ -58,7 +63,13 @@ pub fn email(raw: &str) -> Result<String, FieldError> {
         return Err(err());
     }
     let (local, domain) = s.rsplit_once('@').ok_or_else(err)?;
-    if local.is_empty() || domain.len() < 3 || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || domain.contains('@') {
+    if local.is_empty()
+        || domain.len() < 3
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || domain.contains('@')
+    {
         return Err(err());
     }
     Ok(s.to_owned())
@@ -66,10 +77,18 @@ pub fn email(raw: &str) -> Result<String, FieldError> {
 
 pub fn password(raw: &str) -> Result<String, FieldError> {
     if raw.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(FieldError::new("password", "too_short", "must be at least 10 characters"));
+        return Err(FieldError::new(
+            "password",
+            "too_short",
+            "must be at least 10 characters",
+        ));
     }
     if raw.len() > MAX_PASSWORD_BYTES {
-        return Err(FieldError::new("password", "too_long", "must be at most 1024 bytes"));
+        return Err(FieldError::new(
+            "password",
+            "too_long",
+            "must be at most 1024 bytes",
+        ));
     }
     Ok(raw.to_owned())
 }
@@ -89,7 +108,15 @@ mod tests {
     #[test]
     fn emails_and_passwords() {
         assert!(email("Ada@Example.com").is_ok());
-        for bad in ["", "ada", "ada@", "@x.com", "a b@x.com", "ada@x", "ada@.com"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@x.com",
+            "a b@x.com",
+            "ada@x",
+            "ada@.com",
+        ] {
             assert!(email(bad).is_err(), "{bad}");
         }
         assert!(password("short").is_err());

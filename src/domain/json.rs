@@ -42,9 +42,15 @@ pub fn object(field: &str, v: Value) -> Result<Map<String, Value>, FieldError> {
 }
 
 pub fn check_size(field: &str, map: &Map<String, Value>) -> Result<(), FieldError> {
-    let len = serde_json::to_vec(map).map(|v| v.len()).unwrap_or(usize::MAX);
+    let len = serde_json::to_vec(map)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if len > MAX_DOC_BYTES {
-        return Err(FieldError::new(field, "too_large", "must be at most 16 KiB once serialized"));
+        return Err(FieldError::new(
+            field,
+            "too_large",
+            "must be at most 16 KiB once serialized",
+        ));
     }
     Ok(())
 }

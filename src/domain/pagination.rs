@@ -56,7 +56,10 @@ impl Cursor {
             ("t", v) => CursorKey::Text(v.to_owned()),
             _ => return None,
         };
-        Some(Cursor { key, id: id.to_owned() })
+        Some(Cursor {
+            key,
+            id: id.to_owned(),
+        })
     }
 }
 
@@ -74,27 +77,43 @@ impl PageRequest {
             Some(s) => match s.parse::<i64>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
                 _ => {
-                    errors.push(FieldError::new("limit", "invalid", "must be an integer from 1 to 100"));
+                    errors.push(FieldError::new(
+                        "limit",
+                        "invalid",
+                        "must be an integer from 1 to 100",
+                    ));
                     DEFAULT_LIMIT
                 }
             },
         };
         let start = match (cursor, offset) {
             (Some(_), Some(_)) => {
-                errors.push(FieldError::new("cursor", "invalid", "cursor and offset cannot be combined"));
+                errors.push(FieldError::new(
+                    "cursor",
+                    "invalid",
+                    "cursor and offset cannot be combined",
+                ));
                 Start::First
             }
             (Some(c), None) => match Cursor::decode(c) {
                 Some(c) => Start::After(c),
                 None => {
-                    errors.push(FieldError::new("cursor", "invalid", "is not a cursor from a previous page"));
+                    errors.push(FieldError::new(
+                        "cursor",
+                        "invalid",
+                        "is not a cursor from a previous page",
+                    ));
                     Start::First
                 }
             },
             (None, Some(o)) => match o.parse::<i64>() {
                 Ok(n) if n >= 0 && n <= 1_000_000_000 => Start::Offset(n),
                 _ => {
-                    errors.push(FieldError::new("offset", "invalid", "must be a non-negative integer"));
+                    errors.push(FieldError::new(
+                        "offset",
+                        "invalid",
+                        "must be a non-negative integer",
+                    ));
                     Start::First
                 }
             },
@@ -104,12 +123,20 @@ impl PageRequest {
             None | Some("false") => false,
             Some("true") => true,
             Some(_) => {
-                errors.push(FieldError::new("include_total", "invalid", "must be true or false"));
+                errors.push(FieldError::new(
+                    "include_total",
+                    "invalid",
+                    "must be true or false",
+                ));
                 false
             }
         };
         if errors.is_empty() {
-            Ok(PageRequest { limit, start, include_total })
+            Ok(PageRequest {
+                limit,
+                start,
+                include_total,
+            })
         } else {
             Err(errors)
         }
@@ -132,9 +159,15 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
-        let c = Cursor { key: CursorKey::Text("Name\nwith newline".into()), id: "ws_1".into() };
+        let c = Cursor {
+            key: CursorKey::Text("Name\nwith newline".into()),
+            id: "ws_1".into(),
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
-        let c = Cursor { key: CursorKey::Int(-5), id: "ws_2".into() };
+        let c = Cursor {
+            key: CursorKey::Int(-5),
+            id: "ws_2".into(),
+        };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("!!!"), None);
         assert_eq!(Cursor::decode("aGVsbG8"), None);
@@ -143,9 +176,17 @@ mod tests {
     #[test]
     fn limits_outside_the_range_are_refused() {
         for bad in ["0", "101", "-1", "abc", "99999999999999999999"] {
-            assert!(PageRequest::parse(Some(bad), None, None, None).is_err(), "{bad}");
+            assert!(
+                PageRequest::parse(Some(bad), None, None, None).is_err(),
+                "{bad}"
+            );
         }
         assert!(PageRequest::parse(None, Some("x"), Some("1"), None).is_err());
-        assert_eq!(PageRequest::parse(Some("20"), None, None, None).unwrap().limit, 20);
+        assert_eq!(
+            PageRequest::parse(Some("20"), None, None, None)
+                .unwrap()
+                .limit,
+            20
+        );
     }
 }

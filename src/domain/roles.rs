@@ -6,7 +6,19 @@ use serde::{Deserialize, Serialize};
 
 /// Workspace roles, declared lowest first: `role >= Role::Admin` reads as
 /// the rule it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -54,7 +66,19 @@ impl Role {
 
 /// Organization roles. An org role is inherited on every workspace of the
 /// organization as the workspace role of the same name (same rank).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum OrgRole {
     Member,
@@ -148,7 +172,10 @@ pub fn actions_for(role: Role) -> Vec<&'static str> {
 
 /// The lowest role allowed to take `action`, if the action exists.
 pub fn min_role(action: &str) -> Option<Role> {
-    PERMISSIONS.iter().find(|(name, _)| *name == action).map(|(_, r)| *r)
+    PERMISSIONS
+        .iter()
+        .find(|(name, _)| *name == action)
+        .map(|(_, r)| *r)
 }
 
 #[cfg(test)]
@@ -157,7 +184,9 @@ mod tests {
 
     #[test]
     fn roles_order_by_privilege() {
-        assert!(Role::Owner > Role::Admin && Role::Admin > Role::Member && Role::Member > Role::Viewer);
+        assert!(
+            Role::Owner > Role::Admin && Role::Admin > Role::Member && Role::Member > Role::Viewer
+        );
         for r in Role::ALL {
             assert_eq!(Role::from_rank(r.rank()), Some(r));
             assert_eq!(Role::parse(r.as_str()), Some(r));
@@ -166,14 +195,22 @@ mod tests {
 
     #[test]
     fn inherited_role_counts_when_higher() {
-        assert_eq!(effective_role(Some(Role::Viewer), Some(OrgRole::Admin)), Some(Role::Admin));
-        assert_eq!(effective_role(Some(Role::Owner), Some(OrgRole::Member)), Some(Role::Owner));
+        assert_eq!(
+            effective_role(Some(Role::Viewer), Some(OrgRole::Admin)),
+            Some(Role::Admin)
+        );
+        assert_eq!(
+            effective_role(Some(Role::Owner), Some(OrgRole::Member)),
+            Some(Role::Owner)
+        );
         assert_eq!(effective_role(None, None), None);
     }
 
     #[test]
     fn viewers_read_and_only_owners_manage_owners() {
-        assert!(actions_for(Role::Viewer).iter().all(|a| a.ends_with(".read")));
+        assert!(actions_for(Role::Viewer)
+            .iter()
+            .all(|a| a.ends_with(".read")));
         assert!(!actions_for(Role::Admin).contains(&"owners.manage"));
         assert!(actions_for(Role::Owner).contains(&"owners.manage"));
         assert_eq!(actions_for(Role::Owner).len(), PERMISSIONS.len());

@@ -9,10 +9,43 @@ pub const MAX_LEN: usize = 50;
 
 /// Slugs that would shadow routes or confuse people.
 pub const RESERVED: &[&str] = &[
-    "about", "account", "accounts", "admin", "api", "app", "apps", "assets", "auth", "billing",
-    "dashboard", "docs", "help", "healthz", "invitations", "join", "login", "logout", "me",
-    "metrics", "new", "null", "openapi", "organizations", "readyz", "root", "settings", "signup",
-    "static", "status", "support", "system", "undefined", "v1", "v2", "workspaces", "www",
+    "about",
+    "account",
+    "accounts",
+    "admin",
+    "api",
+    "app",
+    "apps",
+    "assets",
+    "auth",
+    "billing",
+    "dashboard",
+    "docs",
+    "help",
+    "healthz",
+    "invitations",
+    "join",
+    "login",
+    "logout",
+    "me",
+    "metrics",
+    "new",
+    "null",
+    "openapi",
+    "organizations",
+    "readyz",
+    "root",
+    "settings",
+    "signup",
+    "static",
+    "status",
+    "support",
+    "system",
+    "undefined",
+    "v1",
+    "v2",
+    "workspaces",
+    "www",
 ];
 
 /// A valid slug.
@@ -25,7 +58,9 @@ impl Slug {
         if n < MIN_LEN || n > MAX_LEN {
             return Err(FieldError::new(field, "invalid", "must be 2-50 characters"));
         }
-        let ok_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         if !ok_chars || s.starts_with('-') || s.ends_with('-') || s.contains("--") {
             return Err(FieldError::new(
                 field,
@@ -34,7 +69,11 @@ impl Slug {
             ));
         }
         if RESERVED.contains(&s) {
-            return Err(FieldError::new(field, "reserved", format!("'{s}' is reserved")));
+            return Err(FieldError::new(
+                field,
+                "reserved",
+                format!("'{s}' is reserved"),
+            ));
         }
         Ok(Slug(s.to_owned()))
     }
@@ -56,7 +95,13 @@ pub fn from_name(name: &str) -> Option<String> {
     // emoji, which deunicode would spell out as words) separates.
     let ascii: String = name
         .chars()
-        .map(|c| if c.is_alphanumeric() { deunicode::deunicode_char(c).unwrap_or(" ") } else { " " })
+        .map(|c| {
+            if c.is_alphanumeric() {
+                deunicode::deunicode_char(c).unwrap_or(" ")
+            } else {
+                " "
+            }
+        })
         .collect::<String>()
         .to_ascii_lowercase();
     let mut out = String::with_capacity(ascii.len());
@@ -86,7 +131,9 @@ pub fn random() -> String {
     use rand::Rng;
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
     let mut rng = rand::thread_rng();
-    let body: String = (0..8).map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char).collect();
+    let body: String = (0..8)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect();
     format!("ws-{body}")
 }
 
@@ -106,14 +153,23 @@ mod tests {
     #[test]
     fn transliterates_names() {
         assert_eq!(from_name("Café Ünïcode").as_deref(), Some("cafe-unicode"));
-        assert_eq!(from_name("  Project  Lighthouse!! ").as_deref(), Some("project-lighthouse"));
+        assert_eq!(
+            from_name("  Project  Lighthouse!! ").as_deref(),
+            Some("project-lighthouse")
+        );
         assert_eq!(from_name("🏗️ 🚀"), None);
         assert_eq!(from_name("API").as_deref(), Some("api-ws"));
     }
 
     #[test]
     fn generated_slugs_are_valid() {
-        for name in ["Ωmega Ψ", "Привет мир", "東京 office", "a--b__c", &"x".repeat(200)] {
+        for name in [
+            "Ωmega Ψ",
+            "Привет мир",
+            "東京 office",
+            "a--b__c",
+            &"x".repeat(200),
+        ] {
             if let Some(s) = from_name(name) {
                 let full = with_suffix(&s, 999);
                 assert!(Slug::parse("slug", &full).is_ok(), "{full}");
@@ -124,7 +180,17 @@ mod tests {
 
     #[test]
     fn rejects_malformed_and_reserved_slugs() {
-        for bad in ["a", "-ab", "ab-", "a--b", "A-b", "a_b", "admin", "v1", &"a".repeat(51)] {
+        for bad in [
+            "a",
+            "-ab",
+            "ab-",
+            "a--b",
+            "A-b",
+            "a_b",
+            "admin",
+            "v1",
+            &"a".repeat(51),
+        ] {
             assert!(Slug::parse("slug", bad).is_err(), "{bad}");
         }
         assert!(Slug::parse("slug", "lighthouse-2").is_ok());

@@ -26,7 +26,9 @@ pub fn format_opt(ms: Option<Millis>) -> Option<String> {
 
 /// Parses an RFC 3339 timestamp (any offset) into Unix milliseconds.
 pub fn parse(s: &str) -> Option<Millis> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.timestamp_millis())
 }
 
 #[cfg(test)]
@@ -34,6 +36,9 @@ mod tests {
     #[test]
     fn formats_with_milliseconds_in_utc() {
         assert_eq!(super::format(1_772_532_000_000), "2026-03-03T10:00:00.000Z");
-        assert_eq!(super::parse("2026-03-03T11:00:00.000+01:00"), Some(1_772_532_000_000));
+        assert_eq!(
+            super::parse("2026-03-03T11:00:00.000+01:00"),
+            Some(1_772_532_000_000)
+        );
     }
 }

@@ -15,7 +15,11 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), code: code.to_owned(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -42,7 +46,11 @@ impl Validator {
     }
 
     /// Parses an optional value: absent stays absent.
-    pub fn check_opt<T, U>(&mut self, v: Option<T>, f: impl FnOnce(T) -> Result<U, FieldError>) -> Option<U> {
+    pub fn check_opt<T, U>(
+        &mut self,
+        v: Option<T>,
+        f: impl FnOnce(T) -> Result<U, FieldError>,
+    ) -> Option<U> {
         v.and_then(|v| self.check(f(v)))
     }
 
@@ -75,17 +83,29 @@ pub fn text(field: &str, raw: &str, min: usize, max: usize) -> Result<String, Fi
     let s = raw.trim();
     let n = s.chars().count();
     if has_control_chars(s) {
-        return Err(FieldError::new(field, "invalid", "must not contain control characters"));
+        return Err(FieldError::new(
+            field,
+            "invalid",
+            "must not contain control characters",
+        ));
     }
     if n < min {
         return Err(if n == 0 {
             FieldError::new(field, "required", "must not be empty")
         } else {
-            FieldError::new(field, "too_short", format!("must be at least {min} characters"))
+            FieldError::new(
+                field,
+                "too_short",
+                format!("must be at least {min} characters"),
+            )
         });
     }
     if n > max {
-        return Err(FieldError::new(field, "too_long", format!("must be at most {max} characters")));
+        return Err(FieldError::new(
+            field,
+            "too_long",
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(s.to_owned())
 }

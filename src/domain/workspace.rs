@@ -131,10 +131,20 @@ pub fn name(raw: &str) -> Result<String, FieldError> {
 pub fn description(raw: &str) -> Result<String, FieldError> {
     let s = raw.trim();
     if s.chars().count() > 500 {
-        return Err(FieldError::new("description", "too_long", "must be at most 500 characters"));
+        return Err(FieldError::new(
+            "description",
+            "too_long",
+            "must be at most 500 characters",
+        ));
     }
-    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        return Err(FieldError::new("description", "invalid", "must not contain control characters"));
+    if s.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(FieldError::new(
+            "description",
+            "invalid",
+            "must not contain control characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -145,7 +155,11 @@ pub fn icon(raw: &str) -> Result<String, FieldError> {
     let n = s.chars().count();
     let looks_like_one_emoji = n <= 16 && s.chars().all(|c| !c.is_ascii() && !c.is_control());
     if n == 0 || has_control_chars(s) || (n > 8 && !looks_like_one_emoji) {
-        return Err(FieldError::new("icon", "invalid", "must be one emoji or at most 8 characters"));
+        return Err(FieldError::new(
+            "icon",
+            "invalid",
+            "must be one emoji or at most 8 characters",
+        ));
     }
     Ok(s.to_owned())
 }
@@ -153,7 +167,13 @@ pub fn icon(raw: &str) -> Result<String, FieldError> {
 /// A hostname: dot-separated labels of `a-z0-9-`, 2-253 characters.
 pub fn domain(raw: &str) -> Result<String, FieldError> {
     let s = raw.trim().trim_end_matches('.').to_ascii_lowercase();
-    let err = || FieldError::new("domain", "invalid", "must be a hostname such as example.com");
+    let err = || {
+        FieldError::new(
+            "domain",
+            "invalid",
+            "must be a hostname such as example.com",
+        )
+    };
     if s.len() < 2 || s.len() > 253 {
         return Err(err());
     }
@@ -162,7 +182,9 @@ pub fn domain(raw: &str) -> Result<String, FieldError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if !ok {
             return Err(err());
         }
@@ -172,10 +194,18 @@ pub fn domain(raw: &str) -> Result<String, FieldError> {
 
 pub fn repo_path(raw: &str) -> Result<String, FieldError> {
     if raw.chars().count() > 1024 {
-        return Err(FieldError::new("repo_path", "too_long", "must be at most 1024 characters"));
+        return Err(FieldError::new(
+            "repo_path",
+            "too_long",
+            "must be at most 1024 characters",
+        ));
     }
     if raw.is_empty() || has_control_chars(raw) {
-        return Err(FieldError::new("repo_path", "invalid", "must be a non-empty path without control characters"));
+        return Err(FieldError::new(
+            "repo_path",
+            "invalid",
+            "must be a non-empty path without control characters",
+        ));
     }
     Ok(raw.to_owned())
 }
@@ -186,9 +216,9 @@ pub fn branch(raw: &str) -> Result<String, FieldError> {
     if raw.is_empty() || raw.len() > 255 {
         return Err(err("must be 1-255 characters"));
     }
-    let bad_char = raw
-        .chars()
-        .any(|c| c.is_control() || c == ' ' || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\'));
+    let bad_char = raw.chars().any(|c| {
+        c.is_control() || c == ' ' || matches!(c, '~' | '^' | ':' | '?' | '*' | '[' | '\\')
+    });
     let bad = bad_char
         || raw == "@"
         || raw.starts_with('-')
@@ -199,7 +229,9 @@ pub fn branch(raw: &str) -> Result<String, FieldError> {
         || raw.contains("..")
         || raw.contains("//")
         || raw.contains("@{")
-        || raw.split('/').any(|part| part.starts_with('.') || part.ends_with(".lock"));
+        || raw
+            .split('/')
+            .any(|part| part.starts_with('.') || part.ends_with(".lock"));
     if bad {
         return Err(err("must be a valid git branch name"));
     }
@@ -228,7 +260,9 @@ mod tests {
         assert!(domain("exa mple.com").is_err());
         assert!(domain("-bad.com").is_err());
         assert!(branch("feature/new-ui").is_ok());
-        for bad in ["a..b", "a b", "-x", "x.lock", "x/", "a@{b", "a:b", ".hidden"] {
+        for bad in [
+            "a..b", "a b", "-x", "x.lock", "x/", "a@{b", "a:b", ".hidden",
+        ] {
             assert!(branch(bad).is_err(), "{bad}");
         }
     }

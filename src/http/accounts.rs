@@ -119,7 +119,8 @@ impl TokenResponse {
             id: t.id.to_string(),
             name: t.name.clone(),
             token: secret,
-            scopes: (t.kind == TokenKind::Service || t.kind == TokenKind::Admin).then(|| t.scopes.clone()),
+            scopes: (t.kind == TokenKind::Service || t.kind == TokenKind::Admin)
+                .then(|| t.scopes.clone()),
             created_at: time::format(t.created_at),
             expires_at: time::format_opt(t.expires_at),
             last_used_at: time::format_opt(t.last_used_at),
@@ -154,28 +155,50 @@ pub async fn signup(
     AppJson(req): AppJson<SignupRequest>,
 ) -> Result<(StatusCode, axum::Json<SessionResponse>), ApiError> {
     if !state.config.signup_enabled {
-        return Err(ApiError::new(Code::Forbidden, "Signup is turned off on this server."));
+        return Err(ApiError::new(
+            Code::Forbidden,
+            "Signup is turned off on this server.",
+        ));
     }
     let mut v = Validator::new();
     let email = v.check(account::email(&req.email));
     let password = v.check(account::password(&req.password));
     let name = v.check(account::user_name(&req.name));
     v.finish()?;
-    let (email, password, name) = (email.expect("checked"), password.expect("checked"), name.expect("checked"));
+    let (email, password, name) = (
+        email.expect("checked"),
+        password.expect("checked"),
+        name.expect("checked"),
+    );
     let hash = auth::hash_password(password).await?;
     let user = state.store.create_user(&email, &name, &hash).await?;
     let token = new_session(&state, &user).await?;
-    Ok((StatusCode::CREATED, axum::Json(SessionResponse { user: UserResponse::from(&user), token })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(SessionResponse {
+            user: UserResponse::from(&user),
+            token,
+        }),
+    ))
 }
 
 /// The client address for the login limit: the socket peer, or the first
 /// untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.
-fn client_addr(state: &AppState, peer: Option<SocketAddr>, headers: &axum::http::HeaderMap) -> String {
-    let Some(peer) = peer.map(|p| p.ip()) else { return "unknown".into() };
+fn client_addr(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &axum::http::HeaderMap,
+) -> String {
+    let Some(peer) = peer.map(|p| p.ip()) else {
+        return "unknown".into();
+    };
     if !state.config.trusted_proxies.contains(&peer) {
         return peer.to_string();
     }
-    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let forwarded = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     forwarded
         .split(',')
         .rev()
@@ -211,7 +234,10 @@ pub async fn login(
     if auth::verify_password(req.password, hash).await {
         let user = user.expect("verified against a stored hash");
         let token = new_session(&state, &user).await?;
-        return Ok(axum::Json(SessionResponse { user: UserResponse::from(&user), token }));
+        return Ok(axum::Json(SessionResponse {
+            user: UserResponse::from(&user),
+            token,
+        }));
     }
     let a = state.limiter.hit(&by_email, spec).await;
     let b = state.limiter.hit(&by_addr, spec).await;
@@ -220,14 +246,20 @@ pub async fn login(
     }
     a?;
     b?;
-    Err(ApiError::new(Code::Unauthenticated, "The email or the password is wrong."))
+    Err(ApiError::new(
+        Code::Unauthenticated,
+        "The email or the password is wrong.",
+    ))
 }
 
 /// Revokes the token this request presents.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "accounts",
     responses((status = 204), (status = 401, body = Problem)))]
 pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<StatusCode, ApiError> {
-    state.store.delete_token(caller.token_id.as_str(), None).await?;
+    state
+        .store
+        .delete_token(caller.token_id.as_str(), None)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -272,8 +304,16 @@ pub async fn list_tokens(
     let tokens = state.store.list_personal_tokens(&user.id).await?;
     let n = tokens.len() as i64;
     Ok(ListResponse {
-        data: tokens.iter().map(|t| TokenResponse::from_record(t, None)).collect(),
-        meta: ListMeta { limit: n, has_more: false, next_cursor: None, total: None },
+        data: tokens
+            .iter()
+            .map(|t| TokenResponse::from_record(t, None))
+            .collect(),
+        meta: ListMeta {
+            limit: n,
+            has_more: false,
+            next_cursor: None,
+            total: None,
+        },
     })
 }
 
@@ -290,7 +330,11 @@ pub async fn create_token(
     let name = v.check(account::token_name(&req.name));
     if let Some(d) = req.expires_in_days {
         if !(1..=3650).contains(&d) {
-            v.push(FieldError::new("expires_in_days", "invalid", "must be 1-3650"));
+            v.push(FieldError::new(
+                "expires_in_days",
+                "invalid",
+                "must be 1-3650",
+            ));
         }
     }
     v.finish()?;
@@ -306,7 +350,10 @@ pub async fn create_token(
             expires_at: req.expires_in_days.map(|d| now_ms() + d * DAY),
         })
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(TokenResponse::from_record(&record, Some(secret)))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TokenResponse::from_record(&record, Some(secret))),
+    ))
 }
 
 /// Revokes one of the caller's personal access tokens.
@@ -336,16 +383,32 @@ pub async fn create_service_token(
     AppJson(req): AppJson<CreateServiceTokenRequest>,
 ) -> Result<(StatusCode, axum::Json<TokenResponse>), ApiError> {
     if !caller.is_platform_admin() {
-        return Err(ApiError::new(Code::Forbidden, "Only the platform admin may create service tokens."));
+        return Err(ApiError::new(
+            Code::Forbidden,
+            "Only the platform admin may create service tokens.",
+        ));
     }
     let mut v = Validator::new();
     let name = v.check(account::token_name(&req.name));
-    let unknown: Vec<_> = req.scopes.iter().filter(|s| !SERVICE_SCOPES.contains(&s.as_str())).cloned().collect();
+    let unknown: Vec<_> = req
+        .scopes
+        .iter()
+        .filter(|s| !SERVICE_SCOPES.contains(&s.as_str()))
+        .cloned()
+        .collect();
     if !unknown.is_empty() {
-        v.push(FieldError::new("scopes", "invalid", format!("unknown scopes: {}", unknown.join(", "))));
+        v.push(FieldError::new(
+            "scopes",
+            "invalid",
+            format!("unknown scopes: {}", unknown.join(", ")),
+        ));
     }
     if req.scopes.is_empty() {
-        v.push(FieldError::new("scopes", "required", "name at least one scope"));
+        v.push(FieldError::new(
+            "scopes",
+            "required",
+            "name at least one scope",
+        ));
     }
     v.finish()?;
     let mut scopes = req.scopes.clone();
@@ -363,5 +426,8 @@ pub async fn create_service_token(
             expires_at: None,
         })
         .await?;
-    Ok((StatusCode::CREATED, axum::Json(TokenResponse::from_record(&record, Some(secret)))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(TokenResponse::from_record(&record, Some(secret))),
+    ))
 }

@@ -41,7 +41,8 @@ pub fn set_rate(info: RateInfo, specific: bool) {
 
 fn valid_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic())).then(|| s.to_owned())
+    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
+        .then(|| s.to_owned())
 }
 
 /// Request id, rate-limit headers, and one structured log line per request.
@@ -59,7 +60,10 @@ pub async fn observe(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let started = Instant::now();
-    let ctx = RequestCtx { request_id: request_id.clone(), rate: RefCell::new(None) };
+    let ctx = RequestCtx {
+        request_id: request_id.clone(),
+        rate: RefCell::new(None),
+    };
     let (mut resp, rate) = CTX
         .scope(ctx, async move {
             let resp = next.run(req).await;
@@ -76,7 +80,8 @@ pub async fn observe(req: Request, next: Next) -> Response {
         h.insert("ratelimit-remaining", r.remaining.into());
         h.insert("ratelimit-reset", r.reset_secs.into());
         if resp.status().as_u16() == 429 {
-            resp.headers_mut().insert("retry-after", r.reset_secs.max(1).into());
+            resp.headers_mut()
+                .insert("retry-after", r.reset_secs.max(1).into());
         }
     }
     let status = resp.status().as_u16();

@@ -73,11 +73,20 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: Code, detail: impl Into<String>) -> Self {
-        ApiError { code, detail: detail.into(), errors: Vec::new(), extra: None, rate: None }
+        ApiError {
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extra: None,
+            rate: None,
+        }
     }
 
     pub fn with_errors(code: Code, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
-        ApiError { errors, ..ApiError::new(code, detail) }
+        ApiError {
+            errors,
+            ..ApiError::new(code, detail)
+        }
     }
 
     pub fn param(field: &str, message: &str) -> Self {
@@ -113,46 +122,80 @@ impl From<Error> for ApiError {
                 let detail = format!("Invalid fields: {}.", names.join(", "));
                 ApiError::with_errors(Code::ValidationFailed, detail, errors)
             }
-            Error::Unauthenticated => ApiError::new(Code::Unauthenticated, "A valid bearer token is required."),
-            Error::NotFound => ApiError::new(Code::NotFound, "The resource does not exist or you cannot see it."),
+            Error::Unauthenticated => {
+                ApiError::new(Code::Unauthenticated, "A valid bearer token is required.")
+            }
+            Error::NotFound => ApiError::new(
+                Code::NotFound,
+                "The resource does not exist or you cannot see it.",
+            ),
             Error::Forbidden(why) => ApiError::new(Code::Forbidden, why),
-            Error::NeedsOwner => ApiError::new(Code::NeedsOwner, "Only an owner of the workspace may do this."),
+            Error::NeedsOwner => ApiError::new(
+                Code::NeedsOwner,
+                "Only an owner of the workspace may do this.",
+            ),
             Error::SlugTaken(slug) => ApiError::with_errors(
                 Code::SlugTaken,
                 format!("The slug '{slug}' is already in use."),
                 vec![FieldError::new("slug", "taken", "already in use")],
             ),
             Error::LastOwner(workspaces) => ApiError {
-                extra: (!workspaces.is_empty()).then(|| ("workspaces", serde_json::json!(workspaces))),
+                extra: (!workspaces.is_empty())
+                    .then(|| ("workspaces", serde_json::json!(workspaces))),
                 ..ApiError::new(Code::LastOwner, "A workspace must keep at least one owner.")
             },
-            Error::AlreadyMember => ApiError::new(Code::AlreadyMember, "The user is already a member."),
-            Error::UserNotFound => ApiError::new(Code::UserNotFound, "No user has that email; send an invitation."),
-            Error::WorkspaceArchived => {
-                ApiError::new(Code::WorkspaceArchived, "The workspace is archived and read-only; unarchive it first.")
+            Error::AlreadyMember => {
+                ApiError::new(Code::AlreadyMember, "The user is already a member.")
             }
+            Error::UserNotFound => ApiError::new(
+                Code::UserNotFound,
+                "No user has that email; send an invitation.",
+            ),
+            Error::WorkspaceArchived => ApiError::new(
+                Code::WorkspaceArchived,
+                "The workspace is archived and read-only; unarchive it first.",
+            ),
             Error::Conflict(why) => ApiError::new(Code::Conflict, why),
-            Error::Taken(field) => ApiError::with_errors(Code::Conflict, format!("The {} is already in use.", field.field), vec![field]),
+            Error::Taken(field) => ApiError::with_errors(
+                Code::Conflict,
+                format!("The {} is already in use.", field.field),
+                vec![field],
+            ),
             Error::Gone(why) => ApiError::new(Code::Gone, why),
-            Error::VersionMismatch => {
-                ApiError::new(Code::VersionMismatch, "If-Match does not match the current version.")
-            }
+            Error::VersionMismatch => ApiError::new(
+                Code::VersionMismatch,
+                "If-Match does not match the current version.",
+            ),
             Error::RateLimited(info) => ApiError {
                 rate: Some(info),
-                ..ApiError::new(Code::RateLimited, format!("Rate limit exceeded; retry in {} seconds.", info.reset_secs))
+                ..ApiError::new(
+                    Code::RateLimited,
+                    format!("Rate limit exceeded; retry in {} seconds.", info.reset_secs),
+                )
             },
-            Error::PlanLimit(what) => ApiError::new(Code::PlanLimit, format!("The workspace's plan allows no more {what}.")),
-            Error::OwnedWorkspaceLimit => {
-                ApiError::new(Code::OwnedWorkspaceLimit, "You own as many workspaces as the policy allows.")
-            }
-            Error::LastWorkspace => ApiError::new(Code::LastWorkspace, "You cannot delete your last workspace."),
-            Error::OrganizationNotEmpty => {
-                ApiError::new(Code::OrganizationNotEmpty, "Move or delete the organization's workspaces first.")
-            }
+            Error::PlanLimit(what) => ApiError::new(
+                Code::PlanLimit,
+                format!("The workspace's plan allows no more {what}."),
+            ),
+            Error::OwnedWorkspaceLimit => ApiError::new(
+                Code::OwnedWorkspaceLimit,
+                "You own as many workspaces as the policy allows.",
+            ),
+            Error::LastWorkspace => ApiError::new(
+                Code::LastWorkspace,
+                "You cannot delete your last workspace.",
+            ),
+            Error::OrganizationNotEmpty => ApiError::new(
+                Code::OrganizationNotEmpty,
+                "Move or delete the organization's workspaces first.",
+            ),
             Error::Internal(cause) => {
                 // Logged once here with its cause; the client sees nothing of it.
                 tracing::error!(error = %cause, "internal error");
-                ApiError::new(Code::Internal, "Internal error; quote the request id when reporting it.")
+                ApiError::new(
+                    Code::Internal,
+                    "Internal error; quote the request id when reporting it.",
+                )
             }
         }
     }
@@ -184,10 +227,13 @@ impl IntoResponse for ApiError {
             context::set_rate(info, true);
         }
         let mut resp = (status, axum::Json(body)).into_response();
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if self.code == Code::Unauthenticated {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

@@ -40,9 +40,12 @@ impl Caller {
 
     /// The calling user; service tokens have none (403).
     pub fn user(&self) -> Result<&User, ApiError> {
-        self.user
-            .as_ref()
-            .ok_or_else(|| ApiError::new(Code::Forbidden, "This route needs a user token, not a service token."))
+        self.user.as_ref().ok_or_else(|| {
+            ApiError::new(
+                Code::Forbidden,
+                "This route needs a user token, not a service token.",
+            )
+        })
     }
 
     pub fn user_id(&self) -> Option<&UserId> {
@@ -62,7 +65,10 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     #[tracing::instrument(name = "authenticate", skip_all)]
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(c) = parts.extensions.get::<Caller>() {
             return Ok(c.clone());
         }
@@ -84,10 +90,17 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError>
         });
     }
     let now = now_ms();
-    let found = state.store.authenticate(&hash, now).await?.ok_or(Error::Unauthenticated)?;
+    let found = state
+        .store
+        .authenticate(&hash, now)
+        .await?
+        .ok_or(Error::Unauthenticated)?;
     let t = found.token;
     if t.kind != TokenKind::Admin {
-        let info = state.limiter.check_request(t.id.as_str(), now).map_err(Error::RateLimited)?;
+        let info = state
+            .limiter
+            .check_request(t.id.as_str(), now)
+            .map_err(Error::RateLimited)?;
         super::context::set_rate(info, false);
     }
     if t.last_used_at.is_none_or(|at| now - at > MINUTE) {
@@ -99,7 +112,12 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError>
             }
         });
     }
-    Ok(Caller { token_id: t.id, kind: t.kind, user: found.user, scopes: t.scopes })
+    Ok(Caller {
+        token_id: t.id,
+        kind: t.kind,
+        user: found.user,
+        scopes: t.scopes,
+    })
 }
 
 /// What a route needs of the caller's role on `{workspace}`.
@@ -155,7 +173,10 @@ impl<P: Policy> FromRequestParts<AppState> for Access<P> {
     type Rejection = ApiError;
 
     #[tracing::instrument(name = "access", skip_all)]
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
@@ -168,8 +189,16 @@ impl<P: Policy> FromRequestParts<AppState> for Access<P> {
         if caller.user.is_none() && !caller.is_platform_admin() {
             return Err(Error::NotFound.into());
         }
-        let mut ws = state.store.workspace_for(&key, caller.user_id()).await?.ok_or(Error::NotFound)?;
-        let role = if caller.is_platform_admin() { Role::Owner } else { ws.role.ok_or(Error::NotFound)? };
+        let mut ws = state
+            .store
+            .workspace_for(&key, caller.user_id())
+            .await?
+            .ok_or(Error::NotFound)?;
+        let role = if caller.is_platform_admin() {
+            Role::Owner
+        } else {
+            ws.role.ok_or(Error::NotFound)?
+        };
         if ws.status == Status::Deleted && !(P::DELETED_OK && role == Role::Owner) {
             return Err(Error::NotFound.into());
         }
@@ -177,7 +206,10 @@ impl<P: Policy> FromRequestParts<AppState> for Access<P> {
             return Err(if P::MIN_ROLE == Role::Owner {
                 Error::NeedsOwner
             } else {
-                Error::Forbidden(format!("This needs the {} role or higher.", P::MIN_ROLE.as_str()))
+                Error::Forbidden(format!(
+                    "This needs the {} role or higher.",
+                    P::MIN_ROLE.as_str()
+                ))
             }
             .into());
         }
@@ -187,7 +219,12 @@ impl<P: Policy> FromRequestParts<AppState> for Access<P> {
         if !caller.is_platform_admin() {
             ws.role = Some(role);
         }
-        Ok(Access { workspace: ws, role, caller, _policy: PhantomData })
+        Ok(Access {
+            workspace: ws,
+            role,
+            caller,
+            _policy: PhantomData,
+        })
     }
 }
 
@@ -201,7 +238,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
         let s = v.to_str().unwrap_or("").trim();
         if s == "*" {
             return Ok(IfMatch(None));
@@ -228,7 +267,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
             let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
             let essence = ct.split(';').next().unwrap_or("").trim();
             if !(essence == "application/json" || essence.ends_with("+json")) {
-                return Err(ApiError::new(Code::UnsupportedMediaType, "Send the body as application/json."));
+                return Err(ApiError::new(
+                    Code::UnsupportedMediaType,
+                    "Send the body as application/json.",
+                ));
             }
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
@@ -248,16 +290,25 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::new(Code::InvalidJson, "A JSON body is required."));
     }
     if std::str::from_utf8(bytes).is_err() {
-        return Err(ApiError::new(Code::InvalidJson, "The body is not valid UTF-8."));
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "The body is not valid UTF-8.",
+        ));
     }
     if nesting_depth(bytes) > MAX_DEPTH {
-        return Err(ApiError::new(Code::InvalidJson, "The body nests deeper than 32 levels."));
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "The body nests deeper than 32 levels.",
+        ));
     }
     // Syntax first, so a truncated body is invalid JSON rather than a type
     // error at whatever the typed parse met first.
     if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
         let msg = e.to_string();
-        return Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {msg}.")));
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            format!("The body is not valid JSON: {msg}."),
+        ));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let parsed: Result<T, _> = serde_path_to_error::deserialize(&mut *de);
@@ -265,7 +316,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Ok(v) => {
             return match de.end() {
                 Ok(()) => Ok(v),
-                Err(e) => Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {e}."))),
+                Err(e) => Err(ApiError::new(
+                    Code::InvalidJson,
+                    format!("The body is not valid JSON: {e}."),
+                )),
             }
         }
         Err(e) => e,
@@ -273,11 +327,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let path = err.path().to_string();
     let inner = err.into_inner();
     if !matches!(inner.classify(), serde_json::error::Category::Data) {
-        return Err(ApiError::new(Code::InvalidJson, format!("The body is not valid JSON: {inner}.")));
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            format!("The body is not valid JSON: {inner}."),
+        ));
     }
     let msg = inner.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-    let join = |name: &str| if path == "." { name.to_owned() } else { format!("{path}.{name}") };
+    let join = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
     let quoted = msg.split('`').nth(1).unwrap_or("").to_owned();
     if msg.starts_with("unknown field") {
         // The path already ends at the unknown key.
@@ -285,12 +348,20 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return Err(ApiError::with_errors(
             Code::UnknownField,
             format!("Unknown field '{field}'."),
-            vec![FieldError::new(field, "unknown", "is not a field of this request")],
+            vec![FieldError::new(
+                field,
+                "unknown",
+                "is not a field of this request",
+            )],
         ));
     }
     if msg.starts_with("missing field") {
         let field = join(&quoted);
-        return Err(ApiError::from(Error::field(&field, "required", "is required")));
+        return Err(ApiError::from(Error::field(
+            &field,
+            "required",
+            "is required",
+        )));
     }
     let field = if path == "." { "body".to_owned() } else { path };
     Err(ApiError::from(Error::field(&field, "invalid_type", msg)))
@@ -306,10 +377,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
         let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(q));
-        serde_path_to_error::deserialize(de).map(AppQuery).map_err(|e| {
-            let field = e.path().to_string();
-            ApiError::param(if field == "." { "query" } else { &field }, &e.into_inner().to_string())
-        })
+        serde_path_to_error::deserialize(de)
+            .map(AppQuery)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                ApiError::param(
+                    if field == "." { "query" } else { &field },
+                    &e.into_inner().to_string(),
+                )
+            })
     }
 }
 
@@ -341,7 +417,11 @@ impl PageQuery {
         )
         .map_err(|errors| {
             let names: Vec<_> = errors.iter().map(|e| e.field.clone()).collect();
-            ApiError::with_errors(Code::InvalidParameter, format!("Invalid parameters: {}.", names.join(", ")), errors)
+            ApiError::with_errors(
+                Code::InvalidParameter,
+                format!("Invalid parameters: {}.", names.join(", ")),
+                errors,
+            )
         })
     }
 }

@@ -65,12 +65,20 @@ pub fn router(_state: AppState) -> Router<AppState> {
             "/openapi.json",
             get(move || {
                 let doc = doc.clone();
-                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        doc.as_str().to_owned(),
+                    )
+                }
             }),
         )
         .fallback(|| async { ApiError::new(Code::NotFound, "No such route.") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(Code::MethodNotAllowed, "This route does not take that method.")
+            ApiError::new(
+                Code::MethodNotAllowed,
+                "This route does not take that method.",
+            )
         })
 }
 
@@ -83,5 +91,9 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         .or_else(|| err.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = msg, "handler panicked");
-    ApiError::new(Code::Internal, "Internal error; quote the request id when reporting it.").into_response()
+    ApiError::new(
+        Code::Internal,
+        "Internal error; quote the request id when reporting it.",
+    )
+    .into_response()
 }

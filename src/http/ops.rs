@@ -15,7 +15,9 @@ pub struct HealthResponse {
 }
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(healthz)).routes(routes!(readyz))
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
 /// Liveness: the process answers.
@@ -33,7 +35,12 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<HealthRe
         Ok(()) => (StatusCode::OK, Json(HealthResponse { status: "ready" })),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(HealthResponse { status: "unavailable" }))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(HealthResponse {
+                    status: "unavailable",
+                }),
+            )
         }
     }
 }

@@ -28,7 +28,12 @@ impl<T> ListResponse<T> {
     pub fn from_page<U>(page: Page<U>, f: impl FnMut(U) -> T) -> Self {
         ListResponse {
             data: page.items.into_iter().map(f).collect(),
-            meta: ListMeta { limit: page.limit, has_more: page.has_more, next_cursor: page.next_cursor, total: page.total },
+            meta: ListMeta {
+                limit: page.limit,
+                has_more: page.has_more,
+                next_cursor: page.next_cursor,
+                total: page.total,
+            },
         }
     }
 }
@@ -48,10 +53,18 @@ pub struct Versioned<T> {
 
 impl<T> Versioned<T> {
     pub fn ok(version: i64, body: T) -> Self {
-        Versioned { status: StatusCode::OK, version, body }
+        Versioned {
+            status: StatusCode::OK,
+            version,
+            body,
+        }
     }
     pub fn created(version: i64, body: T) -> Self {
-        Versioned { status: StatusCode::CREATED, version, body }
+        Versioned {
+            status: StatusCode::CREATED,
+            version,
+            body,
+        }
     }
 }
 

@@ -23,7 +23,9 @@ use crate::domain::roles::{actions_for, min_role, Role};
 use crate::domain::slug::Slug;
 use crate::domain::time::{self, DAY};
 use crate::domain::validation::{FieldError, Validator};
-use crate::domain::workspace::{self, NewWorkspace, OptionalFields, OrgChoice, Status, Workspace, WorkspacePatch};
+use crate::domain::workspace::{
+    self, NewWorkspace, OptionalFields, OrgChoice, Status, Workspace, WorkspacePatch,
+};
 use crate::domain::Error;
 use crate::limits;
 use crate::store::organizations::OrganizationSummary;
@@ -115,7 +117,11 @@ impl From<Workspace> for WorkspaceResponse {
 }
 
 fn versioned(status: StatusCode, ws: Workspace) -> Versioned<WorkspaceResponse> {
-    Versioned { status, version: ws.version, body: ws.into() }
+    Versioned {
+        status,
+        version: ws.version,
+        body: ws.into(),
+    }
 }
 
 /// Deserializes a present field (even `null`) as `Some`, so PATCH can tell
@@ -218,7 +224,11 @@ fn parse_new_workspace(req: CreateWorkspaceRequest, owner: UserId) -> Result<New
     let metadata = optional_doc(&mut v, "metadata", req.metadata);
     let organization = match (req.organization_id, req.organization) {
         (Some(_), Some(_)) => {
-            v.push(FieldError::new("organization", "invalid", "give organization_id or organization, not both"));
+            v.push(FieldError::new(
+                "organization",
+                "invalid",
+                "give organization_id or organization, not both",
+            ));
             None
         }
         (Some(id), None) => match OrganizationId::parse(&id) {
@@ -228,8 +238,13 @@ fn parse_new_workspace(req: CreateWorkspaceRequest, owner: UserId) -> Result<New
         },
         (None, Some(org)) => {
             let raw = org.name.unwrap_or_else(|| req.name.clone());
-            v.check(crate::domain::validation::text("organization.name", &raw, 2, 80))
-                .map(|name| OrgChoice::New { name })
+            v.check(crate::domain::validation::text(
+                "organization.name",
+                &raw,
+                2,
+                80,
+            ))
+            .map(|name| OrgChoice::New { name })
         }
         (None, None) => None,
     };
@@ -259,16 +274,27 @@ pub async fn create_workspace(
     let user = caller.user()?;
     let new = parse_new_workspace(req, user.id.clone())?;
     let spec = &state.config.rate_limits.workspace_create;
-    let limit = CountedLimit { key: format!("workspace_create:{}", user.id), spec };
+    let limit = CountedLimit {
+        key: format!("workspace_create:{}", user.id),
+        spec,
+    };
     let ws = state
         .store
-        .create_workspace(&new, Some(limit), state.config.policy.max_owned_workspaces_per_user)
+        .create_workspace(
+            &new,
+            Some(limit),
+            state.config.policy.max_owned_workspaces_per_user,
+        )
         .await?;
     // The count just committed is what the window holds now (read back for
     // the headers; a racing create may have added one more).
     let now = time::now_ms();
     let window = window_start(*spec, now);
-    if let Ok(count) = state.store.read_counter(&format!("workspace_create:{}", user.id), window).await {
+    if let Ok(count) = state
+        .store
+        .read_counter(&format!("workspace_create:{}", user.id), window)
+        .await
+    {
         report_rate(limits::info(*spec, count, window, now));
     }
     let location = format!("/v1/workspaces/{}", ws.id);
@@ -301,13 +327,18 @@ fn parse_list_filter(q: &ListWorkspacesQuery) -> Result<ListFilter, ApiError> {
     let mut filter = ListFilter::default();
     if let Some(s) = &q.status {
         for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            filter
-                .statuses
-                .push(Status::parse(part).ok_or_else(|| ApiError::param("status", "must be active, archived or deleted"))?);
+            filter.statuses.push(
+                Status::parse(part).ok_or_else(|| {
+                    ApiError::param("status", "must be active, archived or deleted")
+                })?,
+            );
         }
     }
     if let Some(r) = &q.role {
-        filter.role = Some(Role::parse(r).ok_or_else(|| ApiError::param("role", "must be owner, admin, member or viewer"))?);
+        filter.role =
+            Some(Role::parse(r).ok_or_else(|| {
+                ApiError::param("role", "must be owner, admin, member or viewer")
+            })?);
     }
     if let Some(o) = &q.organization_id {
         filter.organization_id = Some(o.clone());
@@ -323,7 +354,12 @@ fn parse_list_filter(q: &ListWorkspacesQuery) -> Result<ListFilter, ApiError> {
         Some("created_at") => Sort::CreatedAsc,
         Some("name") => Sort::NameAsc,
         Some("-name") => Sort::NameDesc,
-        Some(_) => return Err(ApiError::param("sort", "must be created_at, -created_at, name or -name")),
+        Some(_) => {
+            return Err(ApiError::param(
+                "sort",
+                "must be created_at, -created_at, name or -name",
+            ))
+        }
     };
     Ok(filter)
 }
@@ -345,7 +381,10 @@ pub async fn list_workspaces(
             "Service tokens have no workspaces of their own; address a workspace by id.",
         ));
     };
-    let result = state.store.list_workspaces(&user.id, &filter, &page).await?;
+    let result = state
+        .store
+        .list_workspaces(&user.id, &filter, &page)
+        .await?;
     Ok(ListResponse::from_page(result, WorkspaceResponse::from))
 }
 
@@ -367,7 +406,14 @@ pub async fn get_workspace(
     AppQuery(q): AppQuery<GetWorkspaceQuery>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
     let mut expand_org = false;
-    for part in q.expand.as_deref().unwrap_or("").split(',').map(str::trim).filter(|p| !p.is_empty()) {
+    for part in q
+        .expand
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         match part {
             "organization" => expand_org = true,
             _ => return Err(ApiError::param("expand", "may only name organization")),
@@ -398,7 +444,9 @@ fn parse_patch(req: UpdateWorkspaceRequest) -> Result<WorkspacePatch, Error> {
     let name = required(&mut v, "name", req.name).and_then(|s| v.check(workspace::name(&s)));
     let slug = required(&mut v, "slug", req.slug)
         .and_then(|s| v.check(Slug::parse("slug", &s).map(Slug::into_string)));
-    let nullable = |v: &mut Validator, value: Option<Option<String>>, f: fn(&str) -> Result<String, FieldError>| match value {
+    let nullable = |v: &mut Validator,
+                    value: Option<Option<String>>,
+                    f: fn(&str) -> Result<String, FieldError>| match value {
         None => None,
         Some(None) => Some(None),
         Some(Some(s)) => v.check(f(&s)).map(Some),
@@ -411,7 +459,11 @@ fn parse_patch(req: UpdateWorkspaceRequest) -> Result<WorkspacePatch, Error> {
     for (field, doc) in [("settings", &req.settings), ("metadata", &req.metadata)] {
         if let Some(d) = doc {
             if !(d.is_object() || d.is_null()) {
-                v.push(FieldError::new(field, "invalid_type", "must be an object (a JSON Merge Patch)"));
+                v.push(FieldError::new(
+                    field,
+                    "invalid_type",
+                    "must be an object (a JSON Merge Patch)",
+                ));
             }
         }
     }
@@ -424,7 +476,13 @@ fn parse_patch(req: UpdateWorkspaceRequest) -> Result<WorkspacePatch, Error> {
         None => None,
         Some(None) => Some(None),
         Some(Some(s)) => v
-            .check(time::parse(&s).ok_or_else(|| FieldError::new("onboarding_completed_at", "invalid", "must be an RFC 3339 time")))
+            .check(time::parse(&s).ok_or_else(|| {
+                FieldError::new(
+                    "onboarding_completed_at",
+                    "invalid",
+                    "must be an RFC 3339 time",
+                )
+            }))
             .map(Some),
     };
     v.finish()?;
@@ -457,7 +515,10 @@ pub async fn update_workspace(
     AppJson(req): AppJson<UpdateWorkspaceRequest>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
     let patch = parse_patch(req)?;
-    let mut ws = state.store.update_workspace(&access.workspace.id, &patch, if_match.0).await?;
+    let mut ws = state
+        .store
+        .update_workspace(&access.workspace.id, &patch, if_match.0)
+        .await?;
     ws.role = access.workspace.role;
     Ok(versioned(StatusCode::OK, ws))
 }
@@ -480,7 +541,10 @@ pub async fn archive_workspace(
     if_match: IfMatch,
     AppJson(req): AppJson<ArchiveRequest>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
-    let mut ws = state.store.set_archived(&access.workspace.id, req.archive, if_match.0).await?;
+    let mut ws = state
+        .store
+        .set_archived(&access.workspace.id, req.archive, if_match.0)
+        .await?;
     ws.role = access.workspace.role;
     Ok(versioned(StatusCode::OK, ws))
 }
@@ -522,12 +586,26 @@ pub async fn delete_workspace(
     }
     if permanent {
         state.store.purge_workspace(&ws.id).await?;
-        return Ok(axum::Json(DeleteWorkspaceResponse { deleted: true, purge_at: None }));
+        return Ok(axum::Json(DeleteWorkspaceResponse {
+            deleted: true,
+            purge_at: None,
+        }));
     }
-    let keep_last_for = state.config.policy.keep_last_workspace.then(|| access.caller.user_id()).flatten();
+    let keep_last_for = state
+        .config
+        .policy
+        .keep_last_workspace
+        .then(|| access.caller.user_id())
+        .flatten();
     let retention = state.config.retention_days * DAY;
-    let ws = state.store.soft_delete_workspace(&ws.id, retention, keep_last_for, if_match.0).await?;
-    Ok(axum::Json(DeleteWorkspaceResponse { deleted: true, purge_at: time::format_opt(ws.purge_at) }))
+    let ws = state
+        .store
+        .soft_delete_workspace(&ws.id, retention, keep_last_for, if_match.0)
+        .await?;
+    Ok(axum::Json(DeleteWorkspaceResponse {
+        deleted: true,
+        purge_at: time::format_opt(ws.purge_at),
+    }))
 }
 
 /// Restores a soft-deleted workspace before its `purge_at` (owner only).
@@ -540,7 +618,10 @@ pub async fn restore_workspace(
     access: Access<OwnerLifecycle>,
     if_match: IfMatch,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
-    let mut ws = state.store.restore_workspace(&access.workspace.id, if_match.0).await?;
+    let mut ws = state
+        .store
+        .restore_workspace(&access.workspace.id, if_match.0)
+        .await?;
     ws.role = access.workspace.role;
     Ok(versioned(StatusCode::OK, ws))
 }
@@ -557,7 +638,10 @@ pub struct PermissionsResponse {
     params(("workspace" = String, Path, description = "id or slug")),
     responses((status = 200, body = PermissionsResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_permissions(access: Access<ViewerRead>) -> axum::Json<PermissionsResponse> {
-    axum::Json(PermissionsResponse { role: access.workspace.role, actions: actions_for(access.role) })
+    axum::Json(PermissionsResponse {
+        role: access.workspace.role,
+        actions: actions_for(access.role),
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -586,7 +670,12 @@ pub async fn check_permission(
     AppJson(req): AppJson<CheckPermissionRequest>,
 ) -> Result<axum::Json<CheckPermissionResponse>, ApiError> {
     let Some(min) = min_role(&req.action) else {
-        return Err(Error::field("action", "invalid", "is not an action of the permission table").into());
+        return Err(Error::field(
+            "action",
+            "invalid",
+            "is not an action of the permission table",
+        )
+        .into());
     };
     let role = match UserId::parse(&req.user_id) {
         Some(uid) => state

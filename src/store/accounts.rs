@@ -39,7 +39,8 @@ pub struct NewToken<'a> {
 }
 
 const USER_COLS: &str = "u.id, u.email, u.name, u.created_at, u.updated_at, u.version";
-const TOKEN_COLS: &str = "t.id, t.kind, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at";
+const TOKEN_COLS: &str =
+    "t.id, t.kind, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at";
 
 fn user_from(row: &Row, at: usize) -> Result<User, DbError> {
     Ok(User {
@@ -67,7 +68,12 @@ fn token_from(row: &Row, at: usize) -> Result<TokenRecord, DbError> {
 
 impl Store {
     /// Creates a user; a taken email is 409 naming `email`.
-    pub async fn create_user(&self, email: &str, name: &str, password_hash: &str) -> Result<User, Error> {
+    pub async fn create_user(
+        &self,
+        email: &str,
+        name: &str,
+        password_hash: &str,
+    ) -> Result<User, Error> {
         let now = now_ms();
         let id = UserId::new();
         let r = self
@@ -79,10 +85,17 @@ impl Store {
             )
             .await;
         match r {
-            Ok(_) => Ok(User { id, email: email.to_owned(), name: name.to_owned(), created_at: now, updated_at: now, version: 1 }),
-            Err(e) if e.unique_constraint() == Some("users_email_lower_key") => {
-                Err(Error::Taken(FieldError::new("email", "taken", "an account with this email exists")))
-            }
+            Ok(_) => Ok(User {
+                id,
+                email: email.to_owned(),
+                name: name.to_owned(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+            }),
+            Err(e) if e.unique_constraint() == Some("users_email_lower_key") => Err(Error::Taken(
+                FieldError::new("email", "taken", "an account with this email exists"),
+            )),
             Err(e) => Err(e.into()),
         }
     }
@@ -92,7 +105,9 @@ impl Store {
         let row = self
             .db
             .fetch_optional(
-                &format!("SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email_lower = $1"),
+                &format!(
+                    "SELECT {USER_COLS}, u.password_hash FROM users u WHERE u.email_lower = $1"
+                ),
                 params![email.to_lowercase()],
             )
             .await?;
@@ -105,13 +120,21 @@ impl Store {
     pub async fn user_by_id(&self, id: &UserId) -> Result<Option<User>, Error> {
         let row = self
             .db
-            .fetch_optional(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1"), params![id])
+            .fetch_optional(
+                &format!("SELECT {USER_COLS} FROM users u WHERE u.id = $1"),
+                params![id],
+            )
             .await?;
         Ok(row.map(|r| user_from(&r, 0)).transpose()?)
     }
 
     /// Renames a user. `if_match` is the expected version.
-    pub async fn rename_user(&self, id: &UserId, name: &str, if_match: Option<i64>) -> Result<User, Error> {
+    pub async fn rename_user(
+        &self,
+        id: &UserId,
+        name: &str,
+        if_match: Option<i64>,
+    ) -> Result<User, Error> {
         let n = self
             .db
             .execute(
@@ -121,7 +144,11 @@ impl Store {
             )
             .await?;
         if n == 0 {
-            return Err(if if_match.is_some() { Error::VersionMismatch } else { Error::NotFound });
+            return Err(if if_match.is_some() {
+                Error::VersionMismatch
+            } else {
+                Error::NotFound
+            });
         }
         self.user_by_id(id).await?.ok_or(Error::NotFound)
     }
@@ -151,7 +178,11 @@ impl Store {
 
     /// Resolves a token hash with its user in one query. Expired tokens do
     /// not resolve.
-    pub async fn authenticate(&self, hash: &str, now: Millis) -> Result<Option<Authenticated>, Error> {
+    pub async fn authenticate(
+        &self,
+        hash: &str,
+        now: Millis,
+    ) -> Result<Option<Authenticated>, Error> {
         let row = self
             .db
             .fetch_optional(
@@ -178,7 +209,10 @@ impl Store {
     /// Records use of a token; called at most once a minute per token.
     pub async fn touch_token(&self, id: &TokenId, now: Millis) -> Result<(), Error> {
         self.db
-            .execute("UPDATE tokens SET last_used_at = $2 WHERE id = $1", params![id, now])
+            .execute(
+                "UPDATE tokens SET last_used_at = $2 WHERE id = $1",
+                params![id, now],
+            )
             .await?;
         Ok(())
     }
@@ -194,7 +228,11 @@ impl Store {
                     )
                     .await?
             }
-            None => self.db.execute("DELETE FROM tokens WHERE id = $1", params![id]).await?,
+            None => {
+                self.db
+                    .execute("DELETE FROM tokens WHERE id = $1", params![id])
+                    .await?
+            }
         };
         Ok(n > 0)
     }
@@ -211,6 +249,9 @@ impl Store {
                 params![user],
             )
             .await?;
-        Ok(rows.iter().map(|r| token_from(r, 0)).collect::<Result<_, _>>()?)
+        Ok(rows
+            .iter()
+            .map(|r| token_from(r, 0))
+            .collect::<Result<_, _>>()?)
     }
 }

@@ -216,7 +216,11 @@ impl Db {
     }
 
     /// A single writing statement with `RETURNING`, as its own transaction.
-    pub async fn write_fetch_all(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
+    pub async fn write_fetch_all(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+    ) -> Result<Vec<Row>, DbError> {
         match self {
             Db::Sqlite(db) => {
                 let writer = db.writer().await;
@@ -245,7 +249,9 @@ impl Db {
     pub async fn begin(&self) -> Result<Tx, DbError> {
         match self {
             Db::Sqlite(db) => Ok(Tx::Sqlite(db.begin_immediate().await?)),
-            Db::Postgres(pool) => Ok(Tx::Postgres(pool.begin().await.map_err(map_pg_error)?)),
+            Db::Postgres(pool) => Ok(Tx::Postgres(PgTx(Some(
+                pool.begin().await.map_err(map_pg_error)?,
+            )))),
         }
     }
 }
@@ -253,7 +259,38 @@ impl Db {
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub enum Tx {
     Sqlite(SqliteWriter),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Postgres(PgTx),
+}
+
+/// A PostgreSQL transaction that rolls back as soon as it is dropped.
+/// (sqlx only queues the ROLLBACK until the connection is next used, so an
+/// error path would leave the connection idle in transaction, holding its
+/// row locks, until some later request happens to take that connection.)
+pub struct PgTx(Option<sqlx::Transaction<'static, sqlx::Postgres>>);
+
+impl std::ops::Deref for PgTx {
+    type Target = sqlx::Transaction<'static, sqlx::Postgres>;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref().expect("live transaction")
+    }
+}
+
+impl std::ops::DerefMut for PgTx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.0.as_mut().expect("live transaction")
+    }
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            if let Ok(handle) = tokio::runtime::Handle::try_current() {
+                handle.spawn(async move {
+                    let _ = tx.rollback().await;
+                });
+            }
+        }
+    }
 }
 
 impl Tx {
@@ -278,7 +315,7 @@ impl Tx {
             Tx::Sqlite(w) => super::sqlite::query(w.conn(), sql, &params),
             Tx::Postgres(tx) => {
                 let rows = bind(sqlx::query_with(sql, pg_args(params)?))
-                    .fetch_all(&mut **tx)
+                    .fetch_all(&mut ***tx)
                     .await
                     .map_err(map_pg_error)?;
                 rows.iter().map(decode_pg_row).collect()
@@ -298,7 +335,7 @@ impl Tx {
         match self {
             Tx::Sqlite(w) => super::sqlite::execute(w.conn(), sql, &params),
             Tx::Postgres(tx) => Ok(bind(sqlx::query_with(sql, pg_args(params)?))
-                .execute(&mut **tx)
+                .execute(&mut ***tx)
                 .await
                 .map_err(map_pg_error)?
                 .rows_affected()),
@@ -308,7 +345,13 @@ impl Tx {
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(w) => w.commit(),
-            Tx::Postgres(tx) => tx.commit().await.map_err(map_pg_error),
+            Tx::Postgres(mut tx) => {
+                tx.0.take()
+                    .expect("live transaction")
+                    .commit()
+                    .await
+                    .map_err(map_pg_error)
+            }
         }
     }
 }

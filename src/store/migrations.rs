@@ -20,18 +20,23 @@ pub static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/post
 mod tests {
     #[test]
     fn both_backends_have_the_same_migrations() {
-        let mut pg: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        let mut lite: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
+        let mut pg: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+        let mut lite: Vec<String> =
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
         pg.sort();
         lite.sort();
         assert_eq!(pg, lite, "migrations/postgres and migrations/sqlite differ");
         let listed: Vec<String> = super::SQLITE.iter().map(|(n, _)| n.to_string()).collect();
-        assert_eq!(listed, lite, "store/migrations.rs does not list every SQLite migration");
+        assert_eq!(
+            listed, lite,
+            "store/migrations.rs does not list every SQLite migration"
+        );
     }
 }

@@ -57,12 +57,18 @@ impl Store {
 
     fn open_sqlite(path: &Path, cfg: &Config) -> Result<Store, DbError> {
         let db = sqlite::SqliteDb::open(path, cfg.sqlite.synchronous)?;
-        Ok(Store { db: Db::Sqlite(db), origin: Origin::Sqlite(path.to_owned(), cfg.sqlite.synchronous) })
+        Ok(Store {
+            db: Db::Sqlite(db),
+            origin: Origin::Sqlite(path.to_owned(), cfg.sqlite.synchronous),
+        })
     }
 
     /// Connects with explicit options (tests point these at a schema of
     /// their own) and migrates.
-    pub async fn connect_postgres(opts: PgConnectOptions, max_conns: u32) -> Result<Store, DbError> {
+    pub async fn connect_postgres(
+        opts: PgConnectOptions,
+        max_conns: u32,
+    ) -> Result<Store, DbError> {
         let pool = PgPoolOptions::new()
             .max_connections(max_conns)
             .acquire_timeout(Duration::from_secs(10))
@@ -72,7 +78,10 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
-        Ok(Store { db: Db::Postgres(pool), origin: Origin::Postgres(opts, max_conns) })
+        Ok(Store {
+            db: Db::Postgres(pool),
+            origin: Origin::Postgres(opts, max_conns),
+        })
     }
 
     /// A second, independent handle on the same database: what another
@@ -81,9 +90,14 @@ impl Store {
         match &self.origin {
             Origin::Sqlite(path, sync) => {
                 let db = sqlite::SqliteDb::open(path, *sync).expect("reopen sqlite");
-                Store { db: Db::Sqlite(db), origin: self.origin.clone() }
+                Store {
+                    db: Db::Sqlite(db),
+                    origin: self.origin.clone(),
+                }
             }
-            Origin::Postgres(opts, n) => Store::connect_postgres(opts.clone(), *n).await.expect("reconnect postgres"),
+            Origin::Postgres(opts, n) => Store::connect_postgres(opts.clone(), *n)
+                .await
+                .expect("reconnect postgres"),
         }
     }
 
@@ -93,7 +107,9 @@ impl Store {
 
     /// Readiness: the database answers and the schema is there.
     pub async fn ping(&self) -> Result<(), DbError> {
-        self.db.fetch_optional("SELECT 1 FROM workspaces LIMIT 1", vec![]).await?;
+        self.db
+            .fetch_optional("SELECT 1 FROM workspaces LIMIT 1", vec![])
+            .await?;
         Ok(())
     }
 }

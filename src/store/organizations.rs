@@ -34,7 +34,11 @@ pub(crate) async fn insert_organization(
         .await;
     match r {
         Err(e) if e.unique_constraint() == Some("organizations_slug_key") => {
-            return Err(if chosen_slug.is_some() { Error::SlugTaken(slug) } else { Error::Conflict("organization slug race, retry".into()) })
+            return Err(if chosen_slug.is_some() {
+                Error::SlugTaken(slug)
+            } else {
+                Error::Conflict("organization slug race, retry".into())
+            })
         }
         r => r?,
     };
@@ -55,13 +59,23 @@ pub struct OrganizationSummary {
 }
 
 impl super::Store {
-    pub async fn organization_summary(&self, id: &OrganizationId) -> Result<Option<OrganizationSummary>, Error> {
+    pub async fn organization_summary(
+        &self,
+        id: &OrganizationId,
+    ) -> Result<Option<OrganizationSummary>, Error> {
         let row = self
             .db
-            .fetch_optional("SELECT id, name, slug FROM organizations WHERE id = $1", params![id])
+            .fetch_optional(
+                "SELECT id, name, slug FROM organizations WHERE id = $1",
+                params![id],
+            )
             .await?;
         Ok(match row {
-            Some(r) => Some(OrganizationSummary { id: r.text(0)?, name: r.text(1)?, slug: r.text(2)? }),
+            Some(r) => Some(OrganizationSummary {
+                id: r.text(0)?,
+                name: r.text(1)?,
+                slug: r.text(2)?,
+            }),
             None => None,
         })
     }

@@ -18,7 +18,10 @@ pub fn window_start(spec: RateSpec, now: Millis) -> Millis {
 impl Store {
     /// Adds `n` to a counter and returns the new count of its window.
     pub async fn add_to_counter(&self, key: &str, window: Millis, n: i64) -> Result<i64, DbError> {
-        let rows = self.db.write_fetch_all(UPSERT, params![key, window, n]).await?;
+        let rows = self
+            .db
+            .write_fetch_all(UPSERT, params![key, window, n])
+            .await?;
         rows.first().ok_or(DbError::Decode(0))?.int(0)
     }
 
@@ -37,7 +40,10 @@ impl Store {
     /// Drops windows that ended before `before`.
     pub async fn prune_counters(&self, before: Millis) -> Result<u64, DbError> {
         self.db
-            .execute("DELETE FROM rate_counters WHERE window_start < $1", params![before])
+            .execute(
+                "DELETE FROM rate_counters WHERE window_start < $1",
+                params![before],
+            )
             .await
     }
 }

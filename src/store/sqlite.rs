@@ -102,7 +102,10 @@ impl SqliteDb {
     pub async fn begin_immediate(&self) -> Result<SqliteWriter, DbError> {
         let guard = self.writer.clone().lock_owned().await;
         guard.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteWriter { conn: guard, done: false })
+        Ok(SqliteWriter {
+            conn: guard,
+            done: false,
+        })
     }
 }
 
@@ -118,7 +121,9 @@ fn spawn_checkpointer(path: PathBuf, closed: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            let Ok(conn) = Connection::open(&path) else { return };
+            let Ok(conn) = Connection::open(&path) else {
+                return;
+            };
             let _ = conn.execute_batch("PRAGMA busy_timeout=5000;");
             while !closed.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(500));
@@ -207,7 +212,10 @@ fn map_err(e: rusqlite::Error) -> DbError {
 /// PostgreSQL schema names the same index `memberships_workspace_id_user_id_key`.
 fn constraint_name(msg: &str) -> String {
     let rest = msg.trim_start_matches("UNIQUE constraint failed: ");
-    if let Some(name) = rest.strip_prefix("index '").and_then(|r| r.strip_suffix('\'')) {
+    if let Some(name) = rest
+        .strip_prefix("index '")
+        .and_then(|r| r.strip_suffix('\''))
+    {
         return name.to_owned();
     }
     let mut table = "";
@@ -268,7 +276,9 @@ mod tests {
     #[test]
     fn constraint_names_match_the_postgres_schema() {
         assert_eq!(
-            constraint_name("UNIQUE constraint failed: memberships.workspace_id, memberships.user_id"),
+            constraint_name(
+                "UNIQUE constraint failed: memberships.workspace_id, memberships.user_id"
+            ),
             "memberships_workspace_id_user_id_key"
         );
         assert_eq!(

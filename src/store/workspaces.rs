@@ -17,7 +17,8 @@ use crate::domain::workspace::{NewWorkspace, OrgChoice, Status, Workspace, Works
 use crate::domain::Error;
 use crate::params;
 
-pub(crate) const WS_COLS: &str = "w.id, w.slug, w.name, w.description, w.icon, w.domain, w.repo_path, \
+pub(crate) const WS_COLS: &str =
+    "w.id, w.slug, w.name, w.description, w.icon, w.domain, w.repo_path, \
     w.branch, w.status, w.organization_id, w.settings, w.metadata, w.onboarding, \
     w.onboarding_completed_at, w.logo_key, w.plan, w.trial_ends_at, w.member_count, w.created_at, \
     w.updated_at, w.archived_at, w.deleted_at, w.purge_at, w.version";
@@ -105,15 +106,27 @@ impl Params {
 }
 
 fn like_pattern(q: &str) -> String {
-    let escaped = q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     format!("%{escaped}%")
 }
 
 impl Store {
     /// Resolves `{workspace}` (id or slug) with the caller's effective role,
     /// in one query. `user` is `None` for the platform admin.
-    pub async fn workspace_for(&self, key: &str, user: Option<&UserId>) -> Result<Option<Workspace>, Error> {
-        let by = if key.starts_with(WorkspaceId::PREFIX) { "w.id" } else { "w.slug" };
+    pub async fn workspace_for(
+        &self,
+        key: &str,
+        user: Option<&UserId>,
+    ) -> Result<Option<Workspace>, Error> {
+        let by = if key.starts_with(WorkspaceId::PREFIX) {
+            "w.id"
+        } else {
+            "w.slug"
+        };
         let row = self
             .db
             .fetch_optional(
@@ -142,7 +155,10 @@ impl Store {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_create_workspace(new, limit.as_ref(), max_owned).await {
+            match self
+                .try_create_workspace(new, limit.as_ref(), max_owned)
+                .await
+            {
                 Err(Error::Internal(msg)) if msg == RETRY_SLUG && attempt < 8 => continue,
                 Err(Error::Internal(msg)) if msg == RETRY_SLUG => {
                     return Err(Error::Conflict("could not find a free slug".into()))
@@ -195,7 +211,9 @@ impl Store {
                 (Some(id.clone()), OrgRole::from_rank(role))
             }
             Some(OrgChoice::New { name }) => {
-                let id = super::organizations::insert_organization(&mut tx, name, None, &new.owner, now).await?;
+                let id =
+                    super::organizations::insert_organization(&mut tx, name, None, &new.owner, now)
+                        .await?;
                 (Some(id), Some(OrgRole::Owner))
             }
         };
@@ -300,7 +318,10 @@ impl Store {
             for s in &filter.statuses {
                 alts.push(match s {
                     Status::Deleted => {
-                        format!("(w.status = 'deleted' AND {EFFECTIVE_RANK} = 4 AND w.purge_at > {})", p.bind(now_ms()))
+                        format!(
+                            "(w.status = 'deleted' AND {EFFECTIVE_RANK} = 4 AND w.purge_at > {})",
+                            p.bind(now_ms())
+                        )
                     }
                     other => format!("w.status = '{}'", other.as_str()),
                 });
@@ -315,7 +336,9 @@ impl Store {
         }
         if let Some(q) = &filter.q {
             let pat = p.bind(like_pattern(q));
-            conds.push(format!("(lower(w.name) LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"));
+            conds.push(format!(
+                "(lower(w.name) LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"
+            ));
         }
         let common = conds.join(" AND ");
         let total = if page.include_total {
@@ -364,7 +387,13 @@ impl Store {
                 let key = match (&c.key, by_name) {
                     (CursorKey::Int(v), false) => p.bind(*v),
                     (CursorKey::Text(t), true) => p.bind(t.as_str()),
-                    _ => return Err(Error::field("cursor", "invalid", "the cursor belongs to another sort order")),
+                    _ => {
+                        return Err(Error::field(
+                            "cursor",
+                            "invalid",
+                            "the cursor belongs to another sort order",
+                        ))
+                    }
                 };
                 let cid = p.bind(c.id.as_str());
                 keyset1 = format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})");
@@ -394,15 +423,34 @@ impl Store {
         let rows = self.db.fetch_all(&sql, p.0).await?;
         let has_more = rows.len() as i64 > page.limit;
         let rows = &rows[..rows.len().min(page.limit as usize)];
-        let items = rows.iter().map(workspace_from).collect::<Result<Vec<_>, _>>()?;
+        let items = rows
+            .iter()
+            .map(workspace_from)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = match (has_more, rows.last()) {
             (true, Some(last)) => {
-                let key = if by_name { CursorKey::Text(last.text(WS_NCOLS + 2)?) } else { CursorKey::Int(last.int(WS_NCOLS + 2)?) };
-                Some(Cursor { key, id: last.text(0)? }.encode())
+                let key = if by_name {
+                    CursorKey::Text(last.text(WS_NCOLS + 2)?)
+                } else {
+                    CursorKey::Int(last.int(WS_NCOLS + 2)?)
+                };
+                Some(
+                    Cursor {
+                        key,
+                        id: last.text(0)?,
+                    }
+                    .encode(),
+                )
             }
             _ => None,
         };
-        Ok(Page { items, has_more, next_cursor, total, limit: page.limit })
+        Ok(Page {
+            items,
+            has_more,
+            next_cursor,
+            total,
+            limit: page.limit,
+        })
     }
 
     /// Applies a validated patch. `if_match` is the expected version.
@@ -437,7 +485,10 @@ impl Store {
         set(&mut ws.repo_path, &patch.repo_path);
         set(&mut ws.branch, &patch.branch);
         let mut errors = Vec::new();
-        for (field, doc, p) in [("settings", &mut ws.settings, &patch.settings), ("metadata", &mut ws.metadata, &patch.metadata)] {
+        for (field, doc, p) in [
+            ("settings", &mut ws.settings, &patch.settings),
+            ("metadata", &mut ws.metadata, &patch.metadata),
+        ] {
             if let Some(p) = p {
                 let mut merged = Json::Object(std::mem::take(doc));
                 merge_patch(&mut merged, p);
@@ -486,7 +537,9 @@ impl Store {
             )
             .await;
         match r {
-            Err(e) if e.unique_constraint() == Some("workspaces_slug_key") => return Err(Error::SlugTaken(ws.slug)),
+            Err(e) if e.unique_constraint() == Some("workspaces_slug_key") => {
+                return Err(Error::SlugTaken(ws.slug))
+            }
             r => r?,
         };
         tx.commit().await?;
@@ -494,13 +547,22 @@ impl Store {
     }
 
     /// Archives or unarchives; a no-op when already in that state.
-    pub async fn set_archived(&self, id: &WorkspaceId, archive: bool, if_match: Option<i64>) -> Result<Workspace, Error> {
+    pub async fn set_archived(
+        &self,
+        id: &WorkspaceId,
+        archive: bool,
+        if_match: Option<i64>,
+    ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
         if if_match.is_some_and(|v| v != ws.version) {
             return Err(Error::VersionMismatch);
         }
-        let target = if archive { Status::Archived } else { Status::Active };
+        let target = if archive {
+            Status::Archived
+        } else {
+            Status::Active
+        };
         if ws.status == target {
             return Ok(ws);
         }
@@ -564,7 +626,11 @@ impl Store {
     }
 
     /// Restores a soft-deleted workspace (to archived if it was archived).
-    pub async fn restore_workspace(&self, id: &WorkspaceId, if_match: Option<i64>) -> Result<Workspace, Error> {
+    pub async fn restore_workspace(
+        &self,
+        id: &WorkspaceId,
+        if_match: Option<i64>,
+    ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
         if if_match.is_some_and(|v| v != ws.version) {
@@ -577,7 +643,11 @@ impl Store {
         if ws.purge_at.is_some_and(|p| p <= now) {
             return Err(Error::NotFound);
         }
-        ws.status = if ws.archived_at.is_some() { Status::Archived } else { Status::Active };
+        ws.status = if ws.archived_at.is_some() {
+            Status::Archived
+        } else {
+            Status::Active
+        };
         ws.deleted_at = None;
         ws.purge_at = None;
         ws.updated_at = now;
@@ -594,7 +664,11 @@ impl Store {
 
     /// Deletes a workspace and everything in it (foreign keys cascade).
     pub async fn purge_workspace(&self, id: &WorkspaceId) -> Result<bool, Error> {
-        Ok(self.db.execute("DELETE FROM workspaces WHERE id = $1", params![id]).await? > 0)
+        Ok(self
+            .db
+            .execute("DELETE FROM workspaces WHERE id = $1", params![id])
+            .await?
+            > 0)
     }
 
     /// Purges up to `batch` workspaces whose `purge_at` has passed.
@@ -618,7 +692,10 @@ pub(crate) async fn locked_workspace(tx: &mut Tx, id: &WorkspaceId) -> Result<Wo
         "SELECT {WS_COLS}, NULL, NULL FROM workspaces w WHERE w.id = $1{}",
         tx.for_update()
     );
-    let row = tx.fetch_optional(&sql, params![id]).await?.ok_or(Error::NotFound)?;
+    let row = tx
+        .fetch_optional(&sql, params![id])
+        .await?
+        .ok_or(Error::NotFound)?;
     Ok(workspace_from(&row)?)
 }
 
@@ -636,10 +713,16 @@ pub(crate) async fn free_slug(tx: &mut Tx, table: &str, base: &str) -> Result<St
         let s = r.text(0)?;
         if s == base {
             used.insert(1u32);
-        } else if let Some(n) = s.strip_prefix(base).and_then(|t| t.strip_prefix('-')).and_then(|t| t.parse().ok()) {
+        } else if let Some(n) = s
+            .strip_prefix(base)
+            .and_then(|t| t.strip_prefix('-'))
+            .and_then(|t| t.parse().ok())
+        {
             used.insert(n);
         }
     }
-    let n = (1u32..).find(|n| !used.contains(n)).expect("a free suffix exists");
+    let n = (1u32..)
+        .find(|n| !used.contains(n))
+        .expect("a free suffix exists");
     Ok(slug::with_suffix(base, n))
 }

@@ -23,9 +23,15 @@ async fn signup_returns_the_user_and_a_working_token() {
 #[tokio::test]
 async fn emails_are_unique_whatever_their_case() {
     let app = TestApp::spawn().await;
-    let body = |email: &str| Some(json!({"email": email, "password": "correct horse battery", "name": "Ada"}));
-    app.call("POST", "/v1/auth/signup", None, body("ada@example.com")).await.assert(201);
-    let r = app.call("POST", "/v1/auth/signup", None, body("ADA@example.COM")).await;
+    let body = |email: &str| {
+        Some(json!({"email": email, "password": "correct horse battery", "name": "Ada"}))
+    };
+    app.call("POST", "/v1/auth/signup", None, body("ada@example.com"))
+        .await
+        .assert(201);
+    let r = app
+        .call("POST", "/v1/auth/signup", None, body("ADA@example.COM"))
+        .await;
     r.assert_problem(409, "conflict");
     assert_eq!(r.fields(), vec!["email"]);
 }
@@ -34,7 +40,12 @@ async fn emails_are_unique_whatever_their_case() {
 async fn signup_lists_every_invalid_field_at_once() {
     let app = TestApp::spawn().await;
     let r = app
-        .call("POST", "/v1/auth/signup", None, Some(json!({"email": "nope", "password": "short", "name": ""})))
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(json!({"email": "nope", "password": "short", "name": ""})),
+        )
         .await;
     r.assert_problem(400, "validation_failed");
     let mut fields = r.fields();
@@ -46,7 +57,14 @@ async fn signup_lists_every_invalid_field_at_once() {
 async fn signup_can_be_turned_off() {
     let app = TestApp::spawn_with(|c| c.signup_enabled = false).await;
     let r = app
-        .call("POST", "/v1/auth/signup", None, Some(json!({"email": "a@example.com", "password": "correct horse battery", "name": "A"})))
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(
+                json!({"email": "a@example.com", "password": "correct horse battery", "name": "A"}),
+            ),
+        )
         .await;
     r.assert_problem(403, "forbidden");
 }
@@ -56,17 +74,34 @@ async fn login_takes_the_right_password_only() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     let ok = app
-        .call("POST", "/v1/auth/login", None, Some(json!({"email": ada.email.to_uppercase(), "password": "correct horse battery"})))
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": ada.email.to_uppercase(), "password": "correct horse battery"})),
+        )
         .await;
     ok.assert(200);
     assert_eq!(ok.body["user"]["id"], ada.id.as_str());
-    app.get("/v1/me", ok.body["token"].as_str().unwrap()).await.assert(200);
+    app.get("/v1/me", ok.body["token"].as_str().unwrap())
+        .await
+        .assert(200);
     let bad = app
-        .call("POST", "/v1/auth/login", None, Some(json!({"email": ada.email, "password": "wrong horse battery"})))
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": "wrong horse battery"})),
+        )
         .await;
     bad.assert_problem(401, "unauthenticated");
     let unknown = app
-        .call("POST", "/v1/auth/login", None, Some(json!({"email": "nobody@example.com", "password": "whatever12345"})))
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "nobody@example.com", "password": "whatever12345"})),
+        )
         .await;
     unknown.assert_problem(401, "unauthenticated");
 }
@@ -76,14 +111,23 @@ async fn logout_revokes_the_presented_token_only() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     let second = app
-        .call("POST", "/v1/auth/login", None, Some(json!({"email": ada.email, "password": "correct horse battery"})))
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": "correct horse battery"})),
+        )
         .await
         .body["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    app.call("POST", "/v1/auth/logout", Some(&ada.token), None).await.assert(204);
-    app.get("/v1/me", &ada.token).await.assert_problem(401, "unauthenticated");
+    app.call("POST", "/v1/auth/logout", Some(&ada.token), None)
+        .await
+        .assert(204);
+    app.get("/v1/me", &ada.token)
+        .await
+        .assert_problem(401, "unauthenticated");
     app.get("/v1/me", &second).await.assert(200);
 }
 
@@ -91,28 +135,51 @@ async fn logout_revokes_the_presented_token_only() {
 async fn renaming_yourself_bumps_the_version_and_honours_if_match() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let r = app.patch("/v1/me", &ada.token, json!({"name": "Ada Lovelace"})).await;
+    let r = app
+        .patch("/v1/me", &ada.token, json!({"name": "Ada Lovelace"}))
+        .await;
     r.assert(200);
     assert_eq!(r.body["name"], "Ada Lovelace");
     assert_eq!(r.body["version"], 2);
     let stale = app
-        .call_with("PATCH", "/v1/me", Some(&ada.token), Some(json!({"name": "Countess"})), &[("if-match", "\"1\"")])
+        .call_with(
+            "PATCH",
+            "/v1/me",
+            Some(&ada.token),
+            Some(json!({"name": "Countess"})),
+            &[("if-match", "\"1\"")],
+        )
         .await;
     stale.assert_problem(412, "version_mismatch");
-    assert_eq!(app.get("/v1/me", &ada.token).await.body["name"], "Ada Lovelace");
+    assert_eq!(
+        app.get("/v1/me", &ada.token).await.body["name"],
+        "Ada Lovelace"
+    );
     let fresh = app
-        .call_with("PATCH", "/v1/me", Some(&ada.token), Some(json!({"name": "Countess"})), &[("if-match", "\"2\"")])
+        .call_with(
+            "PATCH",
+            "/v1/me",
+            Some(&ada.token),
+            Some(json!({"name": "Countess"})),
+            &[("if-match", "\"2\"")],
+        )
         .await;
     fresh.assert(200);
-    app.patch("/v1/me", &ada.token, json!({"name": ""})).await.assert_problem(400, "validation_failed");
-    app.patch("/v1/me", &ada.token, json!({"email": "x@y.com"})).await.assert_problem(400, "unknown_field");
+    app.patch("/v1/me", &ada.token, json!({"name": ""}))
+        .await
+        .assert_problem(400, "validation_failed");
+    app.patch("/v1/me", &ada.token, json!({"email": "x@y.com"}))
+        .await
+        .assert_problem(400, "unknown_field");
 }
 
 #[tokio::test]
 async fn personal_access_tokens_are_shown_once_and_revocable() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let created = app.post("/v1/me/tokens", &ada.token, json!({"name": "ci"})).await;
+    let created = app
+        .post("/v1/me/tokens", &ada.token, json!({"name": "ci"}))
+        .await;
     created.assert(201);
     assert!(created.body["id"].as_str().unwrap().starts_with("tok_"));
     assert!(created.body["expires_at"].is_null());
@@ -120,7 +187,13 @@ async fn personal_access_tokens_are_shown_once_and_revocable() {
     let pat = created.body["token"].as_str().unwrap().to_owned();
     app.get("/v1/me", &pat).await.assert(200);
 
-    let expiring = app.post("/v1/me/tokens", &ada.token, json!({"name": "short", "expires_in_days": 7})).await;
+    let expiring = app
+        .post(
+            "/v1/me/tokens",
+            &ada.token,
+            json!({"name": "short", "expires_in_days": 7}),
+        )
+        .await;
     expiring.assert(201);
     assert!(expiring.body["expires_at"].is_string());
 
@@ -128,14 +201,25 @@ async fn personal_access_tokens_are_shown_once_and_revocable() {
     list.assert(200);
     let data = list.body["data"].as_array().unwrap();
     assert_eq!(data.len(), 2);
-    assert!(data.iter().all(|t| t.get("token").is_none()), "secrets must never be listed");
+    assert!(
+        data.iter().all(|t| t.get("token").is_none()),
+        "secrets must never be listed"
+    );
 
     let id = created.body["id"].as_str().unwrap();
     let bob = app.signup("Bob").await;
-    app.delete(&format!("/v1/me/tokens/{id}"), &bob.token).await.assert_problem(404, "not_found");
-    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token).await.assert(204);
-    app.get("/v1/me", &pat).await.assert_problem(401, "unauthenticated");
-    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token).await.assert_problem(404, "not_found");
+    app.delete(&format!("/v1/me/tokens/{id}"), &bob.token)
+        .await
+        .assert_problem(404, "not_found");
+    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token)
+        .await
+        .assert(204);
+    app.get("/v1/me", &pat)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token)
+        .await
+        .assert_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -143,13 +227,23 @@ async fn token_requests_are_validated() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     for days in [0, -1, 100_000] {
-        let r = app.post("/v1/me/tokens", &ada.token, json!({"name": "x", "expires_in_days": days})).await;
+        let r = app
+            .post(
+                "/v1/me/tokens",
+                &ada.token,
+                json!({"name": "x", "expires_in_days": days}),
+            )
+            .await;
         r.assert_problem(400, "validation_failed");
         assert_eq!(r.fields(), vec!["expires_in_days"]);
     }
-    app.post("/v1/me/tokens", &ada.token, json!({"name": "x", "expires_in_days": "soon"}))
-        .await
-        .assert_problem(400, "validation_failed");
+    app.post(
+        "/v1/me/tokens",
+        &ada.token,
+        json!({"name": "x", "expires_in_days": "soon"}),
+    )
+    .await
+    .assert_problem(400, "validation_failed");
 }
 
 #[tokio::test]
@@ -168,26 +262,46 @@ async fn expired_tokens_do_not_authenticate() {
         })
         .await
         .unwrap();
-    app.get("/v1/me", &secret).await.assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &secret)
+        .await
+        .assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
 async fn the_platform_admin_creates_scoped_service_tokens() {
     let app = TestApp::spawn().await;
-    let r = app.post("/v1/admin/tokens", ADMIN_TOKEN, json!({"name": "worker", "scopes": ["runs"]})).await;
+    let r = app
+        .post(
+            "/v1/admin/tokens",
+            ADMIN_TOKEN,
+            json!({"name": "worker", "scopes": ["runs"]}),
+        )
+        .await;
     r.assert(201);
     assert_eq!(r.body["scopes"], json!(["runs"]));
     assert!(r.body["token"].as_str().unwrap().len() > 40);
-    let bad = app.post("/v1/admin/tokens", ADMIN_TOKEN, json!({"name": "worker", "scopes": ["root"]})).await;
+    let bad = app
+        .post(
+            "/v1/admin/tokens",
+            ADMIN_TOKEN,
+            json!({"name": "worker", "scopes": ["root"]}),
+        )
+        .await;
     bad.assert_problem(400, "validation_failed");
     assert_eq!(bad.fields(), vec!["scopes"]);
     let ada = app.signup("Ada").await;
-    app.post("/v1/admin/tokens", &ada.token, json!({"name": "w", "scopes": ["runs"]}))
-        .await
-        .assert_problem(403, "forbidden");
+    app.post(
+        "/v1/admin/tokens",
+        &ada.token,
+        json!({"name": "w", "scopes": ["runs"]}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
     // A service token is not a user.
     let service = r.body["token"].as_str().unwrap();
-    app.get("/v1/me", service).await.assert_problem(403, "forbidden");
+    app.get("/v1/me", service)
+        .await
+        .assert_problem(403, "forbidden");
 }
 
 #[tokio::test]
@@ -205,9 +319,19 @@ async fn admin_tokens_from_the_cli_path_work_like_the_configured_one() {
         })
         .await
         .unwrap();
-    app.post("/v1/admin/tokens", &secret, json!({"name": "worker", "scopes": ["runs"]})).await.assert(201);
+    app.post(
+        "/v1/admin/tokens",
+        &secret,
+        json!({"name": "worker", "scopes": ["runs"]}),
+    )
+    .await
+    .assert(201);
     // The configured token is off in this app.
-    app.post("/v1/admin/tokens", ADMIN_TOKEN, json!({"name": "worker", "scopes": ["runs"]}))
-        .await
-        .assert_problem(401, "unauthenticated");
+    app.post(
+        "/v1/admin/tokens",
+        ADMIN_TOKEN,
+        json!({"name": "worker", "scopes": ["runs"]}),
+    )
+    .await
+    .assert_problem(401, "unauthenticated");
 }

@@ -40,10 +40,34 @@ struct Ctx {
 
 fn routes() -> Vec<Route> {
     vec![
-        Route { method: "GET", suffix: "", body: |_| None, min: Role::Viewer, ok: 200 },
-        Route { method: "GET", suffix: "/permissions", body: |_| None, min: Role::Viewer, ok: 200 },
-        Route { method: "PATCH", suffix: "", body: |_| Some(json!({"description": "changed"})), min: Role::Admin, ok: 200 },
-        Route { method: "POST", suffix: "/archive", body: |_| Some(json!({"archive": true})), min: Role::Admin, ok: 200 },
+        Route {
+            method: "GET",
+            suffix: "",
+            body: |_| None,
+            min: Role::Viewer,
+            ok: 200,
+        },
+        Route {
+            method: "GET",
+            suffix: "/permissions",
+            body: |_| None,
+            min: Role::Viewer,
+            ok: 200,
+        },
+        Route {
+            method: "PATCH",
+            suffix: "",
+            body: |_| Some(json!({"description": "changed"})),
+            min: Role::Admin,
+            ok: 200,
+        },
+        Route {
+            method: "POST",
+            suffix: "/archive",
+            body: |_| Some(json!({"archive": true})),
+            min: Role::Admin,
+            ok: 200,
+        },
         Route {
             method: "POST",
             suffix: "/permissions/check",
@@ -51,8 +75,20 @@ fn routes() -> Vec<Route> {
             min: Role::Admin,
             ok: 200,
         },
-        Route { method: "POST", suffix: "/restore", body: |_| Some(json!({})), min: Role::Owner, ok: 200 },
-        Route { method: "DELETE", suffix: "", body: |_| None, min: Role::Owner, ok: 200 },
+        Route {
+            method: "POST",
+            suffix: "/restore",
+            body: |_| Some(json!({})),
+            min: Role::Owner,
+            ok: 200,
+        },
+        Route {
+            method: "DELETE",
+            suffix: "",
+            body: |_| None,
+            min: Role::Owner,
+            ok: 200,
+        },
     ]
 }
 
@@ -78,7 +114,9 @@ async fn every_workspace_route_answers_each_caller_exactly() {
             let owner = app.signup("Owner").await;
             let ws = app.workspace(&owner, "Matrix").await;
             let viewer = app.member_of(&ws, Role::Viewer).await;
-            let ctx = Ctx { viewer_id: viewer.id.clone() };
+            let ctx = Ctx {
+                viewer_id: viewer.id.clone(),
+            };
             let token = match who {
                 Who::NoToken => None,
                 Who::NonMember => Some(stranger.token.clone()),
@@ -87,12 +125,31 @@ async fn every_workspace_route_answers_each_caller_exactly() {
                 Who::Role(r) => Some(app.member_of(&ws, r).await.token),
                 Who::PlatformAdmin => Some(ADMIN_TOKEN.to_owned()),
             };
-            let path = format!("/v1/workspaces/{}{}", ws["id"].as_str().unwrap(), route.suffix);
-            let r = app.call(route.method, &path, token.as_deref(), (route.body)(&ctx)).await;
+            let path = format!(
+                "/v1/workspaces/{}{}",
+                ws["id"].as_str().unwrap(),
+                route.suffix
+            );
+            let r = app
+                .call(route.method, &path, token.as_deref(), (route.body)(&ctx))
+                .await;
             let (status, code) = expected(who, &route);
-            assert_eq!(r.status.as_u16(), status, "{} {} as {who:?}: {}", route.method, route.suffix, r.text);
+            assert_eq!(
+                r.status.as_u16(),
+                status,
+                "{} {} as {who:?}: {}",
+                route.method,
+                route.suffix,
+                r.text
+            );
             if !code.is_empty() {
-                assert_eq!(r.code(), code, "{} {} as {who:?}", route.method, route.suffix);
+                assert_eq!(
+                    r.code(),
+                    code,
+                    "{} {} as {who:?}",
+                    route.method,
+                    route.suffix
+                );
             }
         }
     }
@@ -101,10 +158,18 @@ async fn every_workspace_route_answers_each_caller_exactly() {
 #[tokio::test]
 async fn list_and_create_need_a_user() {
     let app = TestApp::spawn().await;
-    app.call("GET", "/v1/workspaces", None, None).await.assert_problem(401, "unauthenticated");
-    app.call("POST", "/v1/workspaces", None, Some(json!({"name": "x"}))).await.assert_problem(401, "unauthenticated");
-    app.get("/v1/workspaces", ADMIN_TOKEN).await.assert_problem(403, "forbidden");
-    app.post("/v1/workspaces", ADMIN_TOKEN, json!({"name": "x"})).await.assert_problem(403, "forbidden");
+    app.call("GET", "/v1/workspaces", None, None)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.call("POST", "/v1/workspaces", None, Some(json!({"name": "x"})))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/v1/workspaces", ADMIN_TOKEN)
+        .await
+        .assert_problem(403, "forbidden");
+    app.post("/v1/workspaces", ADMIN_TOKEN, json!({"name": "x"}))
+        .await
+        .assert_problem(403, "forbidden");
 }
 
 #[tokio::test]
@@ -116,10 +181,22 @@ async fn a_member_of_tenant_a_cannot_reach_tenant_b() {
     let ws_b = app.workspace(&b, "Tenant B").await;
     for key in [ws_b["id"].as_str().unwrap(), ws_b["slug"].as_str().unwrap()] {
         let base = format!("/v1/workspaces/{key}");
-        app.get(&base, &a.token).await.assert_problem(404, "not_found");
-        app.patch(&base, &a.token, json!({"name": "pwned"})).await.assert_problem(404, "not_found");
-        app.delete(&base, &a.token).await.assert_problem(404, "not_found");
-        app.post(&format!("{base}/archive"), &a.token, json!({"archive": true})).await.assert_problem(404, "not_found");
+        app.get(&base, &a.token)
+            .await
+            .assert_problem(404, "not_found");
+        app.patch(&base, &a.token, json!({"name": "pwned"}))
+            .await
+            .assert_problem(404, "not_found");
+        app.delete(&base, &a.token)
+            .await
+            .assert_problem(404, "not_found");
+        app.post(
+            &format!("{base}/archive"),
+            &a.token,
+            json!({"archive": true}),
+        )
+        .await
+        .assert_problem(404, "not_found");
     }
     let listed = app.get("/v1/workspaces", &a.token).await;
     let text = listed.text.clone();

@@ -20,14 +20,41 @@ fn raw_post(path: &str, token: &str, content_type: &str, body: impl Into<Body>) 
 async fn malformed_json_is_invalid_json() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    for body in ["{", "{\"name\": }", "[1,", "nul", "{\"name\":\"a\"} trailing"] {
-        let r = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", body)).await;
+    for body in [
+        "{",
+        "{\"name\": }",
+        "[1,",
+        "nul",
+        "{\"name\":\"a\"} trailing",
+    ] {
+        let r = app
+            .raw(raw_post(
+                "/v1/workspaces",
+                &ada.token,
+                "application/json",
+                body,
+            ))
+            .await;
         assert_eq!(r.code(), "invalid_json", "{body}: {}", r.text);
         r.assert_problem(400, "invalid_json");
     }
-    let r = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", "")).await;
+    let r = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/json",
+            "",
+        ))
+        .await;
     r.assert_problem(400, "invalid_json");
-    let r = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'])).await;
+    let r = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/json",
+            vec![b'{', b'"', 0xff, 0xfe, b'"', b'}'],
+        ))
+        .await;
     r.assert_problem(400, "invalid_json");
 }
 
@@ -35,29 +62,73 @@ async fn malformed_json_is_invalid_json() {
 async fn deep_nesting_is_refused_before_parsing() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let deep = format!("{{\"name\":\"Deep\",\"metadata\":{}{}}}", "{\"a\":".repeat(40), format!("1{}", "}".repeat(40)));
-    let r = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", deep)).await;
+    let deep = format!(
+        "{{\"name\":\"Deep\",\"metadata\":{}{}}}",
+        "{\"a\":".repeat(40),
+        format!("1{}", "}".repeat(40))
+    );
+    let r = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/json",
+            deep,
+        ))
+        .await;
     r.assert_problem(400, "invalid_json");
-    let ok = format!("{{\"name\":\"Shallow\",\"metadata\":{}1{}}}", "{\"a\":".repeat(20), "}".repeat(20));
-    app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", ok)).await.assert(201);
+    let ok = format!(
+        "{{\"name\":\"Shallow\",\"metadata\":{}1{}}}",
+        "{\"a\":".repeat(20),
+        "}".repeat(20)
+    );
+    app.raw(raw_post(
+        "/v1/workspaces",
+        &ada.token,
+        "application/json",
+        ok,
+    ))
+    .await
+    .assert(201);
 }
 
 #[tokio::test]
 async fn wrong_types_and_missing_fields_name_the_field() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": 5})).await;
+    let r = app
+        .post("/v1/workspaces", &ada.token, json!({"name": 5}))
+        .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["name"]);
-    let r = app.post("/v1/workspaces", &ada.token, json!({"description": "no name"})).await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"description": "no name"}),
+        )
+        .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["name"]);
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "Org", "organization": {"name": 7}})).await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Org", "organization": {"name": 7}}),
+        )
+        .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["organization.name"]);
-    let r = app.post("/v1/workspaces", &ada.token, json!(["name"])).await;
+    let r = app
+        .post("/v1/workspaces", &ada.token, json!(["name"]))
+        .await;
     r.assert_problem(400, "validation_failed");
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "Fine", "settings": "dark"})).await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Fine", "settings": "dark"}),
+        )
+        .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["settings"]);
 }
@@ -67,11 +138,23 @@ async fn unknown_fields_are_refused_to_stop_mass_assignment() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     for field in ["role", "owner_id", "status", "nmae"] {
-        let r = app.post("/v1/workspaces", &ada.token, json!({"name": "X", field: "owner"})).await;
+        let r = app
+            .post(
+                "/v1/workspaces",
+                &ada.token,
+                json!({"name": "X", field: "owner"}),
+            )
+            .await;
         r.assert_problem(400, "unknown_field");
         assert_eq!(r.fields(), vec![field]);
     }
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "X", "organization": {"name": "Y", "owner": 1}})).await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "X", "organization": {"name": "Y", "owner": 1}}),
+        )
+        .await;
     r.assert_problem(400, "unknown_field");
     assert_eq!(r.fields(), vec!["organization.owner"]);
 }
@@ -91,9 +174,21 @@ async fn field_rules_are_enforced_and_listed_together() {
     r.assert_problem(400, "validation_failed");
     let mut f = r.fields();
     f.sort();
-    assert_eq!(f, vec!["branch", "description", "domain", "icon", "name", "repo_path"]);
+    assert_eq!(
+        f,
+        vec![
+            "branch",
+            "description",
+            "domain",
+            "icon",
+            "name",
+            "repo_path"
+        ]
+    );
     for name in ["a", "   ", "tab\there", "bell\u{7}", "nul\u{0}x"] {
-        let r = app.post("/v1/workspaces", &ada.token, json!({"name": name})).await;
+        let r = app
+            .post("/v1/workspaces", &ada.token, json!({"name": name}))
+            .await;
         r.assert_problem(400, "validation_failed");
         assert_eq!(r.fields(), vec!["name"], "{name:?}");
     }
@@ -108,7 +203,14 @@ async fn bodies_over_one_mebibyte_are_refused() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     let huge = format!("{{\"name\":\"{}\"}}", "x".repeat(1024 * 1024 + 10));
-    let r = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json", huge)).await;
+    let r = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/json",
+            huge,
+        ))
+        .await;
     r.assert_problem(413, "payload_too_large");
 }
 
@@ -116,13 +218,32 @@ async fn bodies_over_one_mebibyte_are_refused() {
 async fn non_json_content_types_are_refused() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let r = app.raw(raw_post("/v1/workspaces", &ada.token, "text/plain", "{\"name\":\"X\"}")).await;
-    r.assert_problem(415, "unsupported_media_type");
     let r = app
-        .raw(raw_post("/v1/workspaces", &ada.token, "application/x-www-form-urlencoded", "name=X"))
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "text/plain",
+            "{\"name\":\"X\"}",
+        ))
         .await;
     r.assert_problem(415, "unsupported_media_type");
-    let ok = app.raw(raw_post("/v1/workspaces", &ada.token, "application/json; charset=utf-8", "{\"name\":\"Yes\"}")).await;
+    let r = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/x-www-form-urlencoded",
+            "name=X",
+        ))
+        .await;
+    r.assert_problem(415, "unsupported_media_type");
+    let ok = app
+        .raw(raw_post(
+            "/v1/workspaces",
+            &ada.token,
+            "application/json; charset=utf-8",
+            "{\"name\":\"Yes\"}",
+        ))
+        .await;
     ok.assert(201);
 }
 
@@ -144,17 +265,28 @@ async fn bad_pagination_and_filters_are_invalid_parameters() {
         ("status=gone", "status"),
         ("role=king", "role"),
     ] {
-        let r = app.get(&format!("/v1/workspaces?{query}"), &ada.token).await;
+        let r = app
+            .get(&format!("/v1/workspaces?{query}"), &ada.token)
+            .await;
         r.assert_problem(400, "invalid_parameter");
         assert_eq!(r.fields(), vec![field], "{query}");
     }
-    app.get("/v1/workspaces?limit=100&unknown=1", &ada.token).await.assert(200);
+    app.get("/v1/workspaces?limit=100&unknown=1", &ada.token)
+        .await
+        .assert(200);
 }
 
 #[tokio::test]
 async fn missing_or_garbage_tokens_are_unauthenticated() {
     let app = TestApp::spawn().await;
-    for auth in [None, Some("Bearer"), Some("Bearer "), Some("Bearer nonsense"), Some("Basic dXNlcjpwYXNz"), Some("wsd_abc")] {
+    for auth in [
+        None,
+        Some("Bearer"),
+        Some("Bearer "),
+        Some("Bearer nonsense"),
+        Some("Basic dXNlcjpwYXNz"),
+        Some("wsd_abc"),
+    ] {
         let mut b = Request::builder().uri("/v1/workspaces");
         if let Some(a) = auth {
             b = b.header("authorization", a);
@@ -164,7 +296,9 @@ async fn missing_or_garbage_tokens_are_unauthenticated() {
         assert_eq!(r.header("www-authenticate"), Some("Bearer"));
     }
     // Authentication comes before body parsing.
-    let r = app.raw(raw_post("/v1/workspaces", "nope", "application/json", "{")).await;
+    let r = app
+        .raw(raw_post("/v1/workspaces", "nope", "application/json", "{"))
+        .await;
     r.assert_problem(401, "unauthenticated");
 }
 

@@ -57,19 +57,31 @@ impl TestResponse {
     pub fn fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
     #[track_caller]
     pub fn assert(&self, status: u16) -> &Self {
-        assert_eq!(self.status.as_u16(), status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status.as_u16(),
+            status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> &Self {
         self.assert(status);
         assert_eq!(self.code(), code, "unexpected code; body: {}", self.text);
-        assert_eq!(self.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json")
+        );
         self
     }
 }
@@ -116,24 +128,40 @@ impl TestApp {
                 let mut admin = PgConnection::connect(&url)
                     .await
                     .unwrap_or_else(|e| panic!("PostgreSQL at {url} is not reachable: {e}"));
-                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut admin).await.expect("create schema");
+                sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create schema");
                 let opts = PgConnectOptions::from_str(&url)
                     .unwrap()
                     .options([("search_path", schema.as_str())])
                     .disable_statement_logging();
-                (Store::connect_postgres(opts, 8).await.expect("postgres store"), Some(schema))
+                (
+                    Store::connect_postgres(opts, 8)
+                        .await
+                        .expect("postgres store"),
+                    Some(schema),
+                )
             }
             other => panic!("WORKSPACED_TEST_DATABASE must be sqlite or postgres, not {other}"),
         };
         let state = AppState::new(store.clone(), cfg);
         let router = build_router(state.clone())
             .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-        TestApp { router, state, store, _dir: dir, pg_schema, counter: Default::default() }
+        TestApp {
+            router,
+            state,
+            store,
+            _dir: dir,
+            pg_schema,
+            counter: Default::default(),
+        }
     }
 
     /// A unique suffix for names and emails within this test.
     pub fn unique(&self) -> u32 {
-        self.counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        self.counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     }
 
     pub async fn raw(&self, req: Request<Body>) -> TestResponse {
@@ -143,10 +171,21 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        TestResponse { status, headers, body, text }
+        TestResponse {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> TestResponse {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> TestResponse {
         self.call_with(method, path, token, body, &[]).await
     }
 
@@ -158,7 +197,9 @@ impl TestApp {
         body: Option<Value>,
         headers: &[(&str, &str)],
     ) -> TestResponse {
-        let mut b = Request::builder().method(Method::from_str(method).unwrap()).uri(path);
+        let mut b = Request::builder()
+            .method(Method::from_str(method).unwrap())
+            .uri(path);
         if let Some(t) = token {
             b = b.header("authorization", format!("Bearer {t}"));
         }
@@ -166,7 +207,9 @@ impl TestApp {
             b = b.header(*k, *v);
         }
         let req = match body {
-            Some(v) => b.header("content-type", "application/json").body(Body::from(v.to_string())),
+            Some(v) => b
+                .header("content-type", "application/json")
+                .body(Body::from(v.to_string())),
             None => b.body(Body::empty()),
         }
         .unwrap();
@@ -188,9 +231,18 @@ impl TestApp {
 
     /// Signs up a new user.
     pub async fn signup(&self, name: &str) -> Actor {
-        let email = format!("{}-{}@example.com", name.to_lowercase().replace(' ', "."), self.unique());
+        let email = format!(
+            "{}-{}@example.com",
+            name.to_lowercase().replace(' ', "."),
+            self.unique()
+        );
         let r = self
-            .call("POST", "/v1/auth/signup", None, Some(json!({"email": email, "password": "correct horse battery", "name": name})))
+            .call(
+                "POST",
+                "/v1/auth/signup",
+                None,
+                Some(json!({"email": email, "password": "correct horse battery", "name": name})),
+            )
             .await;
         r.assert(201);
         Actor {
@@ -202,7 +254,9 @@ impl TestApp {
 
     /// Creates a workspace owned by `owner`; returns its JSON.
     pub async fn workspace(&self, owner: &Actor, name: &str) -> Value {
-        let r = self.post("/v1/workspaces", &owner.token, json!({"name": name})).await;
+        let r = self
+            .post("/v1/workspaces", &owner.token, json!({"name": name}))
+            .await;
         r.assert(201);
         r.body
     }
@@ -211,21 +265,34 @@ impl TestApp {
     pub async fn member_of(&self, ws: &Value, role: Role) -> Actor {
         let actor = self.signup(role.as_str()).await;
         let ws_id = WorkspaceId::parse(ws["id"].as_str().unwrap()).unwrap();
-        self.store.add_member(&ws_id, &actor.user_id(), role, None).await.expect("add member");
+        self.store
+            .add_member(&ws_id, &actor.user_id(), role, None)
+            .await
+            .expect("add member");
         actor
     }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let Some(schema) = self.pg_schema.take() else { return };
+        let Some(schema) = self.pg_schema.take() else {
+            return;
+        };
         let url = postgres_url();
         // Drop runs inside the test's runtime; use a thread with its own.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async {
                 if let Ok(mut c) = PgConnection::connect(&url).await {
-                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut c).await;
+                    let _ = sqlx::query("SET lock_timeout = '10s'")
+                        .execute(&mut c)
+                        .await;
+                    let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        .execute(&mut c)
+                        .await;
                 }
             });
         })

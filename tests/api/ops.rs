@@ -16,12 +16,24 @@ async fn health_and_readiness_answer_without_a_token() {
 #[tokio::test]
 async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::spawn().await;
-    let r = app.call_with("GET", "/healthz", None, None, &[("x-request-id", "abc-123")]).await;
+    let r = app
+        .call_with(
+            "GET",
+            "/healthz",
+            None,
+            None,
+            &[("x-request-id", "abc-123")],
+        )
+        .await;
     assert_eq!(r.header("x-request-id"), Some("abc-123"));
     let r = app.call("GET", "/v1/me", None, None).await;
     let id = r.header("x-request-id").unwrap().to_owned();
     assert!(id.len() >= 16);
-    assert_eq!(r.body["request_id"], id.as_str(), "the problem body carries the same id");
+    assert_eq!(
+        r.body["request_id"],
+        id.as_str(),
+        "the problem body carries the same id"
+    );
 }
 
 #[tokio::test]
@@ -49,7 +61,10 @@ async fn openapi_documents_every_route() {
         ("/v1/workspaces/{workspace}/permissions/check", &["post"]),
     ] {
         for m in methods {
-            assert!(paths.get(path).and_then(|p| p.get(*m)).is_some(), "{m} {path} is not documented");
+            assert!(
+                paths.get(path).and_then(|p| p.get(*m)).is_some(),
+                "{m} {path} is not documented"
+            );
         }
     }
     assert!(r.body["components"]["schemas"]["Problem"].is_object());
@@ -58,11 +73,18 @@ async fn openapi_documents_every_route() {
     let ws = app.workspace(&ada, "Docs").await;
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
-            let concrete = path.replace("{workspace}", ws["id"].as_str().unwrap()).replace("{id}", "tok_00000000000000000000000000000000");
+            let concrete = path
+                .replace("{workspace}", ws["id"].as_str().unwrap())
+                .replace("{id}", "tok_00000000000000000000000000000000");
             let body = (method != "get" && method != "delete").then(|| json!({}));
-            let r = app.call(&method.to_uppercase(), &concrete, Some(&ada.token), body).await;
+            let r = app
+                .call(&method.to_uppercase(), &concrete, Some(&ada.token), body)
+                .await;
             assert_ne!(r.status.as_u16(), 405, "{method} {path}");
-            assert!(r.status.as_u16() != 404 || r.code() == "not_found", "{method} {path}");
+            assert!(
+                r.status.as_u16() != 404 || r.code() == "not_found",
+                "{method} {path}"
+            );
         }
     }
 }
@@ -70,6 +92,10 @@ async fn openapi_documents_every_route() {
 #[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
-    app.call("GET", "/v1/nothing-here", None, None).await.assert_problem(404, "not_found");
-    app.call("PUT", "/v1/workspaces", None, None).await.assert_problem(405, "method_not_allowed");
+    app.call("GET", "/v1/nothing-here", None, None)
+        .await
+        .assert_problem(404, "not_found");
+    app.call("PUT", "/v1/workspaces", None, None)
+        .await
+        .assert_problem(405, "method_not_allowed");
 }

@@ -8,33 +8,64 @@ use crate::helpers::*;
 
 #[tokio::test]
 async fn workspace_creation_is_limited_per_user_with_headers() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("3/1h").unwrap()).await;
+    let app =
+        TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("3/1h").unwrap())
+            .await;
     let ada = app.signup("Ada").await;
     let bob = app.signup("Bob").await;
     for i in 0..3 {
-        let r = app.post("/v1/workspaces", &ada.token, json!({"name": format!("W{i}")})).await;
+        let r = app
+            .post(
+                "/v1/workspaces",
+                &ada.token,
+                json!({"name": format!("W{i}")}),
+            )
+            .await;
         r.assert(201);
         assert_eq!(r.header("ratelimit-limit"), Some("3"));
-        assert_eq!(r.header("ratelimit-remaining"), Some((2 - i).to_string().as_str()));
+        assert_eq!(
+            r.header("ratelimit-remaining"),
+            Some((2 - i).to_string().as_str())
+        );
         assert!(r.header("ratelimit-reset").unwrap().parse::<u64>().unwrap() <= 3600);
     }
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "W3"})).await;
+    let r = app
+        .post("/v1/workspaces", &ada.token, json!({"name": "W3"}))
+        .await;
     r.assert_problem(429, "rate_limited");
     assert_eq!(r.header("ratelimit-remaining"), Some("0"));
     assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() >= 1);
     // Per user: Bob is not affected; the platform admin is exempt anyway.
-    app.post("/v1/workspaces", &bob.token, json!({"name": "Bee"})).await.assert(201);
+    app.post("/v1/workspaces", &bob.token, json!({"name": "Bee"}))
+        .await
+        .assert(201);
 }
 
 #[tokio::test]
 async fn refused_creates_do_not_count() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("2/1h").unwrap()).await;
+    let app =
+        TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("2/1h").unwrap())
+            .await;
     let ada = app.signup("Ada").await;
-    app.post("/v1/workspaces", &ada.token, json!({"name": "One", "slug": "one"})).await.assert(201);
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "One", "slug": "one"}),
+    )
+    .await
+    .assert(201);
     for _ in 0..3 {
-        app.post("/v1/workspaces", &ada.token, json!({"name": "Dup", "slug": "one"})).await.assert_problem(409, "slug_taken");
+        app.post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Dup", "slug": "one"}),
+        )
+        .await
+        .assert_problem(409, "slug_taken");
     }
-    app.post("/v1/workspaces", &ada.token, json!({"name": "Two"})).await.assert(201);
+    app.post("/v1/workspaces", &ada.token, json!({"name": "Two"}))
+        .await
+        .assert(201);
 }
 
 #[tokio::test]
@@ -43,9 +74,18 @@ async fn failed_logins_are_limited_per_email() {
     let ada = app.signup("Ada").await;
     let wrong = json!({"email": ada.email, "password": "wrong password!"});
     for _ in 0..3 {
-        app.call("POST", "/v1/auth/login", None, Some(wrong.clone())).await.assert_problem(401, "unauthenticated");
+        app.call("POST", "/v1/auth/login", None, Some(wrong.clone()))
+            .await
+            .assert_problem(401, "unauthenticated");
     }
-    let r = app.call("POST", "/v1/auth/login", None, Some(json!({"email": ada.email, "password": "correct horse battery"}))).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": "correct horse battery"})),
+        )
+        .await;
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.header("ratelimit-limit"), Some("3"));
@@ -53,12 +93,16 @@ async fn failed_logins_are_limited_per_email() {
 
 #[tokio::test]
 async fn authenticated_requests_are_limited_per_token() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("5/1m").unwrap()).await;
+    let app =
+        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("5/1m").unwrap()).await;
     let ada = app.signup("Ada").await;
     for i in 0..5 {
         let r = app.get("/v1/me", &ada.token).await;
         r.assert(200);
-        assert_eq!(r.header("ratelimit-remaining"), Some((4 - i).to_string().as_str()));
+        assert_eq!(
+            r.header("ratelimit-remaining"),
+            Some((4 - i).to_string().as_str())
+        );
     }
     let r = app.get("/v1/me", &ada.token).await;
     r.assert_problem(429, "rate_limited");
@@ -66,7 +110,13 @@ async fn authenticated_requests_are_limited_per_token() {
     // The platform admin is exempt.
     for _ in 0..10 {
         app.get("/healthz", ADMIN_TOKEN).await.assert(200);
-        app.post("/v1/admin/tokens", ADMIN_TOKEN, json!({"name": "w", "scopes": ["runs"]})).await.assert(201);
+        app.post(
+            "/v1/admin/tokens",
+            ADMIN_TOKEN,
+            json!({"name": "w", "scopes": ["runs"]}),
+        )
+        .await
+        .assert(201);
     }
 }
 
@@ -78,22 +128,43 @@ async fn replica(app: &TestApp) -> workspaced::app::AppState {
 
 #[tokio::test]
 async fn creation_limits_hold_across_replicas() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("3/1h").unwrap()).await;
+    let app =
+        TestApp::spawn_with(|c| c.rate_limits.workspace_create = RateSpec::parse("3/1h").unwrap())
+            .await;
     let other = replica(&app).await;
     let other_router = workspaced::app::build_router(other);
     let ada = app.signup("Ada").await;
-    app.post("/v1/workspaces", &ada.token, json!({"name": "A1"})).await.assert(201);
-    app.post("/v1/workspaces", &ada.token, json!({"name": "A2"})).await.assert(201);
-    let r = call_router(&other_router, "/v1/workspaces", &ada.token, json!({"name": "B1"})).await;
+    app.post("/v1/workspaces", &ada.token, json!({"name": "A1"}))
+        .await
+        .assert(201);
+    app.post("/v1/workspaces", &ada.token, json!({"name": "A2"}))
+        .await
+        .assert(201);
+    let r = call_router(
+        &other_router,
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "B1"}),
+    )
+    .await;
     assert_eq!(r, 201);
-    let r = call_router(&other_router, "/v1/workspaces", &ada.token, json!({"name": "B2"})).await;
+    let r = call_router(
+        &other_router,
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "B2"}),
+    )
+    .await;
     assert_eq!(r, 429);
-    app.post("/v1/workspaces", &ada.token, json!({"name": "A3"})).await.assert_problem(429, "rate_limited");
+    app.post("/v1/workspaces", &ada.token, json!({"name": "A3"}))
+        .await
+        .assert_problem(429, "rate_limited");
 }
 
 #[tokio::test]
 async fn request_counts_are_shared_through_the_database() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("4/1m").unwrap()).await;
+    let app =
+        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("4/1m").unwrap()).await;
     let other = replica(&app).await;
     let ada = app.signup("Ada").await;
     for _ in 0..4 {
@@ -107,7 +178,12 @@ async fn request_counts_are_shared_through_the_database() {
     assert_eq!(get_router(&router, "/v1/me", &ada.token).await, 429);
 }
 
-async fn call_router(router: &axum::Router, path: &str, token: &str, body: serde_json::Value) -> u16 {
+async fn call_router(
+    router: &axum::Router,
+    path: &str,
+    token: &str,
+    body: serde_json::Value,
+) -> u16 {
     use tower::ServiceExt;
     let req = axum::http::Request::builder()
         .method("POST")

@@ -35,7 +35,15 @@ async fn creating_a_workspace_makes_the_caller_its_owner() {
     assert!(ws["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(r.header("etag"), Some("\"1\""));
     assert_eq!(r.header("location"), Some(ws_path(ws).as_str()));
-    for key in ["organization_id", "logo_url", "trial_ends_at", "archived_at", "deleted_at", "purge_at", "onboarding_completed_at"] {
+    for key in [
+        "organization_id",
+        "logo_url",
+        "trial_ends_at",
+        "archived_at",
+        "deleted_at",
+        "purge_at",
+        "onboarding_completed_at",
+    ] {
         assert!(ws[key].is_null(), "{key}");
     }
 }
@@ -44,9 +52,18 @@ async fn creating_a_workspace_makes_the_caller_its_owner() {
 async fn slugs_are_transliterated_and_made_unique() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    assert_eq!(app.workspace(&ada, "Café Ünïcode").await["slug"], "cafe-unicode");
-    assert_eq!(app.workspace(&ada, "Cafe Unicode").await["slug"], "cafe-unicode-2");
-    assert_eq!(app.workspace(&ada, "café  ünïcode!").await["slug"], "cafe-unicode-3");
+    assert_eq!(
+        app.workspace(&ada, "Café Ünïcode").await["slug"],
+        "cafe-unicode"
+    );
+    assert_eq!(
+        app.workspace(&ada, "Cafe Unicode").await["slug"],
+        "cafe-unicode-2"
+    );
+    assert_eq!(
+        app.workspace(&ada, "café  ünïcode!").await["slug"],
+        "cafe-unicode-3"
+    );
     let random = app.workspace(&ada, "🏗️🚀").await;
     assert!(random["slug"].as_str().unwrap().starts_with("ws-"));
 }
@@ -55,12 +72,30 @@ async fn slugs_are_transliterated_and_made_unique() {
 async fn a_chosen_slug_that_is_taken_is_a_conflict() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    app.post("/v1/workspaces", &ada.token, json!({"name": "One", "slug": "lighthouse"})).await.assert(201);
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "Two", "slug": "lighthouse"})).await;
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "One", "slug": "lighthouse"}),
+    )
+    .await
+    .assert(201);
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Two", "slug": "lighthouse"}),
+        )
+        .await;
     r.assert_problem(409, "slug_taken");
     assert_eq!(r.fields(), vec!["slug"]);
     for bad in ["admin", "Has Caps", "a", "-x-", "a_b"] {
-        let r = app.post("/v1/workspaces", &ada.token, json!({"name": "Three", "slug": bad})).await;
+        let r = app
+            .post(
+                "/v1/workspaces",
+                &ada.token,
+                json!({"name": "Three", "slug": bad}),
+            )
+            .await;
         r.assert_problem(400, "validation_failed");
         assert_eq!(r.fields(), vec!["slug"], "{bad}");
     }
@@ -72,12 +107,27 @@ async fn racing_creates_for_one_slug_have_exactly_one_winner() {
     let ada = app.signup("Ada").await;
     let calls = (0..50).map(|i| {
         let (app, token) = (&app, ada.token.clone());
-        async move { app.post("/v1/workspaces", &token, json!({"name": format!("Racer {i}"), "slug": "contested"})).await }
+        async move {
+            app.post(
+                "/v1/workspaces",
+                &token,
+                json!({"name": format!("Racer {i}"), "slug": "contested"}),
+            )
+            .await
+        }
     });
     let results = futures_util::future::join_all(calls).await;
     let created = results.iter().filter(|r| r.status == 201).count();
-    let taken = results.iter().filter(|r| r.status == 409 && r.code() == "slug_taken").count();
-    assert_eq!((created, taken), (1, 49), "{:?}", results.iter().map(|r| r.status).collect::<Vec<_>>());
+    let taken = results
+        .iter()
+        .filter(|r| r.status == 409 && r.code() == "slug_taken")
+        .count();
+    assert_eq!(
+        (created, taken),
+        (1, 49),
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]
@@ -86,7 +136,10 @@ async fn racing_creates_without_slugs_get_distinct_suffixes() {
     let ada = app.signup("Ada").await;
     let calls = (0..20).map(|_| {
         let (app, token) = (&app, ada.token.clone());
-        async move { app.post("/v1/workspaces", &token, json!({"name": "Same Name"})).await }
+        async move {
+            app.post("/v1/workspaces", &token, json!({"name": "Same Name"}))
+                .await
+        }
     });
     let results = futures_util::future::join_all(calls).await;
     let slugs: HashSet<String> = results
@@ -116,10 +169,17 @@ async fn workspaces_are_found_by_id_or_slug_by_members_only() {
     // A stranger cannot tell an existing workspace from a missing one.
     let hidden = app.get(&ws_path(&ws), &eve.token).await;
     hidden.assert_problem(404, "not_found");
-    let missing = app.get("/v1/workspaces/ws_0000000000000000000000000000000f", &eve.token).await;
+    let missing = app
+        .get(
+            "/v1/workspaces/ws_0000000000000000000000000000000f",
+            &eve.token,
+        )
+        .await;
     missing.assert_problem(404, "not_found");
     assert_eq!(hidden.body["detail"], missing.body["detail"]);
-    app.get("/v1/workspaces/lighthouse", &eve.token).await.assert_problem(404, "not_found");
+    app.get("/v1/workspaces/lighthouse", &eve.token)
+        .await
+        .assert_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -129,7 +189,12 @@ async fn lists_show_only_my_workspaces_newest_first_in_keyset_pages() {
     let bob = app.signup("Bob").await;
     let mut created = Vec::new();
     for i in 0..25 {
-        created.push(app.workspace(&ada, &format!("Ada {i:02}")).await["id"].as_str().unwrap().to_owned());
+        created.push(
+            app.workspace(&ada, &format!("Ada {i:02}")).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
     }
     app.workspace(&bob, "Bob only").await;
     let mut seen = Vec::new();
@@ -159,13 +224,24 @@ async fn lists_show_only_my_workspaces_newest_first_in_keyset_pages() {
     created.reverse();
     assert_eq!(seen, created, "newest first, each once, none of Bob's");
 
-    let total = app.get("/v1/workspaces?limit=5&include_total=true", &ada.token).await;
+    let total = app
+        .get("/v1/workspaces?limit=5&include_total=true", &ada.token)
+        .await;
     assert_eq!(total.body["meta"]["total"], 25);
-    let offset = app.get("/v1/workspaces?limit=5&offset=20", &ada.token).await;
-    let ids: Vec<_> = offset.body["data"].as_array().unwrap().iter().map(|w| w["id"].as_str().unwrap().to_owned()).collect();
+    let offset = app
+        .get("/v1/workspaces?limit=5&offset=20", &ada.token)
+        .await;
+    let ids: Vec<_> = offset.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(ids, created[20..].to_vec());
     assert_eq!(offset.body["meta"]["has_more"], false);
-    let oldest = app.get("/v1/workspaces?limit=1&sort=created_at", &ada.token).await;
+    let oldest = app
+        .get("/v1/workspaces?limit=1&sort=created_at", &ada.token)
+        .await;
     assert_eq!(oldest.body["data"][0]["id"], created[24].as_str());
 }
 
@@ -177,14 +253,27 @@ async fn lists_filter_by_name_role_status_and_sort_by_name() {
     app.workspace(&ada, "Zeta Lab").await;
     app.workspace(&ada, "alpha lab").await;
     let beta = app.workspace(&bob, "Beta Corp").await;
-    let beta_id = workspaced::domain::ids::WorkspaceId::parse(beta["id"].as_str().unwrap()).unwrap();
-    app.store.add_member(&beta_id, &ada.user_id(), Role::Viewer, None).await.unwrap();
+    let beta_id =
+        workspaced::domain::ids::WorkspaceId::parse(beta["id"].as_str().unwrap()).unwrap();
+    app.store
+        .add_member(&beta_id, &ada.user_id(), Role::Viewer, None)
+        .await
+        .unwrap();
 
     let names = |r: &TestResponse| -> Vec<String> {
-        r.body["data"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap().to_owned()).collect()
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["name"].as_str().unwrap().to_owned())
+            .collect()
     };
     let r = app.get("/v1/workspaces?sort=name", &ada.token).await;
-    assert_eq!(names(&r), vec!["alpha lab", "Beta Corp", "Zeta Lab"], "case-insensitive");
+    assert_eq!(
+        names(&r),
+        vec!["alpha lab", "Beta Corp", "Zeta Lab"],
+        "case-insensitive"
+    );
     let r = app.get("/v1/workspaces?q=LAB&sort=-name", &ada.token).await;
     assert_eq!(names(&r).len(), 2);
     let r = app.get("/v1/workspaces?role=viewer", &ada.token).await;
@@ -195,14 +284,23 @@ async fn lists_filter_by_name_role_status_and_sort_by_name() {
     assert_eq!(names(&r).len(), 0, "LIKE wildcards are matched literally");
 
     // Name pages walk with a cursor too.
-    let first = app.get("/v1/workspaces?sort=name&limit=2", &ada.token).await;
+    let first = app
+        .get("/v1/workspaces?sort=name&limit=2", &ada.token)
+        .await;
     let cursor = first.body["meta"]["next_cursor"].as_str().unwrap();
-    let second = app.get(&format!("/v1/workspaces?sort=name&limit=2&cursor={cursor}"), &ada.token).await;
+    let second = app
+        .get(
+            &format!("/v1/workspaces?sort=name&limit=2&cursor={cursor}"),
+            &ada.token,
+        )
+        .await;
     assert_eq!(names(&second).len(), 1);
     // A created_at cursor does not fit a name sort.
     let by_date = app.get("/v1/workspaces?limit=1", &ada.token).await;
     let c = by_date.body["meta"]["next_cursor"].as_str().unwrap();
-    app.get(&format!("/v1/workspaces?sort=name&cursor={c}"), &ada.token).await.assert(400);
+    app.get(&format!("/v1/workspaces?sort=name&cursor={c}"), &ada.token)
+        .await
+        .assert(400);
 }
 
 #[tokio::test]
@@ -229,7 +327,10 @@ async fn patch_updates_fields_and_merges_documents() {
     assert_eq!(r.body["settings"], json!({"a": {"b": 1, "d": 3}}));
     assert_eq!(r.body["metadata"], json!({"team": "core"}));
     assert_eq!(r.body["onboarding"], json!({"step": 2}));
-    assert_eq!(r.body["onboarding_completed_at"], "2026-03-03T10:00:00.000Z");
+    assert_eq!(
+        r.body["onboarding_completed_at"],
+        "2026-03-03T10:00:00.000Z"
+    );
     assert_eq!(r.body["version"], 2);
     assert_eq!(r.header("etag"), Some("\"2\""));
     assert_eq!(r.body["role"], "owner");
@@ -244,19 +345,49 @@ async fn if_match_guards_updates() {
     let ws = app.workspace(&ada, "Guarded").await;
     let path = ws_path(&ws);
     let with = |tag: &'static str| [("if-match", tag)];
-    app.call_with("PATCH", &path, Some(&ada.token), Some(json!({"name": "Nope"})), &with("\"7\""))
-        .await
-        .assert_problem(412, "version_mismatch");
-    app.call_with("PATCH", &path, Some(&ada.token), Some(json!({"name": "Nope"})), &with("W/\"1\""))
-        .await
-        .assert_problem(412, "version_mismatch");
-    assert_eq!(app.get(&path, &ada.token).await.body["name"], "Guarded", "a 412 changes nothing");
-    app.call_with("PATCH", &path, Some(&ada.token), Some(json!({"name": "Yes"})), &with("\"1\"")).await.assert(200);
+    app.call_with(
+        "PATCH",
+        &path,
+        Some(&ada.token),
+        Some(json!({"name": "Nope"})),
+        &with("\"7\""),
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    app.call_with(
+        "PATCH",
+        &path,
+        Some(&ada.token),
+        Some(json!({"name": "Nope"})),
+        &with("W/\"1\""),
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    assert_eq!(
+        app.get(&path, &ada.token).await.body["name"],
+        "Guarded",
+        "a 412 changes nothing"
+    );
+    app.call_with(
+        "PATCH",
+        &path,
+        Some(&ada.token),
+        Some(json!({"name": "Yes"})),
+        &with("\"1\""),
+    )
+    .await
+    .assert(200);
     // A stranger gets 404, not 412, even with a wrong tag.
     let eve = app.signup("Eve").await;
-    app.call_with("PATCH", &path, Some(&eve.token), Some(json!({"name": "x"})), &with("\"9\""))
-        .await
-        .assert_problem(404, "not_found");
+    app.call_with(
+        "PATCH",
+        &path,
+        Some(&eve.token),
+        Some(json!({"name": "x"})),
+        &with("\"9\""),
+    )
+    .await
+    .assert_problem(404, "not_found");
 }
 
 #[tokio::test]
@@ -266,20 +397,36 @@ async fn patch_validates_fields() {
     let ws = app.workspace(&ada, "Valid").await;
     let other = app.workspace(&ada, "Other").await;
     let path = ws_path(&ws);
-    let r = app.patch(&path, &ada.token, json!({"name": null, "domain": "not a host", "branch": "a..b", "icon": "ABCDEFGHIJ"})).await;
+    let r = app
+        .patch(
+            &path,
+            &ada.token,
+            json!({"name": null, "domain": "not a host", "branch": "a..b", "icon": "ABCDEFGHIJ"}),
+        )
+        .await;
     r.assert_problem(400, "validation_failed");
     let mut f = r.fields();
     f.sort();
     assert_eq!(f, vec!["branch", "domain", "icon", "name"]);
     let big = "x".repeat(17 * 1024);
-    let r = app.patch(&path, &ada.token, json!({"metadata": {"big": big}})).await;
+    let r = app
+        .patch(&path, &ada.token, json!({"metadata": {"big": big}}))
+        .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["metadata"]);
-    app.patch(&path, &ada.token, json!({"settings": [1, 2]})).await.assert_problem(400, "validation_failed");
-    let r = app.patch(&path, &ada.token, json!({"slug": other["slug"]})).await;
+    app.patch(&path, &ada.token, json!({"settings": [1, 2]}))
+        .await
+        .assert_problem(400, "validation_failed");
+    let r = app
+        .patch(&path, &ada.token, json!({"slug": other["slug"]}))
+        .await;
     r.assert_problem(409, "slug_taken");
-    app.patch(&path, &ada.token, json!({"status": "archived"})).await.assert_problem(400, "unknown_field");
-    app.patch(&path, &ada.token, json!({"role": "owner"})).await.assert_problem(400, "unknown_field");
+    app.patch(&path, &ada.token, json!({"status": "archived"}))
+        .await
+        .assert_problem(400, "unknown_field");
+    app.patch(&path, &ada.token, json!({"role": "owner"}))
+        .await
+        .assert_problem(400, "unknown_field");
 }
 
 #[tokio::test]
@@ -288,21 +435,39 @@ async fn archived_workspaces_are_read_only() {
     let ada = app.signup("Ada").await;
     let ws = app.workspace(&ada, "Old").await;
     let path = ws_path(&ws);
-    let r = app.post(&format!("{path}/archive"), &ada.token, json!({"archive": true})).await;
+    let r = app
+        .post(
+            &format!("{path}/archive"),
+            &ada.token,
+            json!({"archive": true}),
+        )
+        .await;
     r.assert(200);
     assert_eq!(r.body["status"], "archived");
     assert!(r.body["archived_at"].is_string());
-    app.patch(&path, &ada.token, json!({"name": "New"})).await.assert_problem(409, "workspace_archived");
+    app.patch(&path, &ada.token, json!({"name": "New"}))
+        .await
+        .assert_problem(409, "workspace_archived");
     app.get(&path, &ada.token).await.assert(200);
     let listed = app.get("/v1/workspaces?status=archived", &ada.token).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
     let active = app.get("/v1/workspaces?status=active", &ada.token).await;
     assert_eq!(active.body["data"].as_array().unwrap().len(), 0);
-    let r = app.post(&format!("{path}/archive"), &ada.token, json!({"archive": false})).await;
+    let r = app
+        .post(
+            &format!("{path}/archive"),
+            &ada.token,
+            json!({"archive": false}),
+        )
+        .await;
     r.assert(200);
     assert_eq!(r.body["status"], "active");
-    app.patch(&path, &ada.token, json!({"name": "New"})).await.assert(200);
-    app.post(&format!("{path}/archive"), &ada.token, json!({})).await.assert_problem(400, "validation_failed");
+    app.patch(&path, &ada.token, json!({"name": "New"}))
+        .await
+        .assert(200);
+    app.post(&format!("{path}/archive"), &ada.token, json!({}))
+        .await
+        .assert_problem(400, "validation_failed");
 }
 
 #[tokio::test]
@@ -319,15 +484,41 @@ async fn deleted_workspaces_are_hidden_but_restorable_by_owners() {
     let owner_view = app.get(&path, &ada.token).await;
     owner_view.assert(200);
     assert_eq!(owner_view.body["status"], "deleted");
-    app.get(&path, &admin.token).await.assert_problem(404, "not_found");
-    app.patch(&path, &ada.token, json!({"name": "x"})).await.assert_problem(404, "not_found");
-    assert_eq!(app.get("/v1/workspaces", &ada.token).await.body["data"].as_array().unwrap().len(), 0);
+    app.get(&path, &admin.token)
+        .await
+        .assert_problem(404, "not_found");
+    app.patch(&path, &ada.token, json!({"name": "x"}))
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        app.get("/v1/workspaces", &ada.token).await.body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let deleted = app.get("/v1/workspaces?status=deleted", &ada.token).await;
     assert_eq!(deleted.body["data"][0]["id"], ws["id"]);
-    assert_eq!(app.get("/v1/workspaces?status=deleted", &admin.token).await.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        app.get("/v1/workspaces?status=deleted", &admin.token)
+            .await
+            .body["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // The slug stays taken until the purge.
-    app.post("/v1/workspaces", &ada.token, json!({"name": "Again", "slug": ws["slug"]})).await.assert_problem(409, "slug_taken");
-    let restored = app.post(&format!("{path}/restore"), &ada.token, json!({})).await;
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "Again", "slug": ws["slug"]}),
+    )
+    .await
+    .assert_problem(409, "slug_taken");
+    let restored = app
+        .post(&format!("{path}/restore"), &ada.token, json!({}))
+        .await;
     restored.assert(200);
     assert_eq!(restored.body["status"], "active");
     assert!(restored.body["purge_at"].is_null());
@@ -339,10 +530,32 @@ async fn permanent_deletion_frees_the_slug_at_once() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     let ws = app.workspace(&ada, "Gone Soon").await;
-    app.call("DELETE", &format!("{}?permanent=true", ws_path(&ws)), Some(&ada.token), None).await.assert(200);
-    app.get(&ws_path(&ws), &ada.token).await.assert_problem(404, "not_found");
-    app.post("/v1/workspaces", &ada.token, json!({"name": "Reuse", "slug": ws["slug"]})).await.assert(201);
-    app.call("DELETE", &format!("{}?permanent=maybe", ws_path(&ws)), Some(&ada.token), None).await.assert(404);
+    app.call(
+        "DELETE",
+        &format!("{}?permanent=true", ws_path(&ws)),
+        Some(&ada.token),
+        None,
+    )
+    .await
+    .assert(200);
+    app.get(&ws_path(&ws), &ada.token)
+        .await
+        .assert_problem(404, "not_found");
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "Reuse", "slug": ws["slug"]}),
+    )
+    .await
+    .assert(201);
+    app.call(
+        "DELETE",
+        &format!("{}?permanent=maybe", ws_path(&ws)),
+        Some(&ada.token),
+        None,
+    )
+    .await
+    .assert(404);
 }
 
 #[tokio::test]
@@ -370,7 +583,13 @@ async fn the_background_purge_removes_expired_workspaces() {
         j.await.unwrap();
     }
     assert!(purged, "the purge job did not remove the workspace");
-    app.post("/v1/workspaces", &ada.token, json!({"name": "Reuse", "slug": ws["slug"]})).await.assert(201);
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "Reuse", "slug": ws["slug"]}),
+    )
+    .await
+    .assert(201);
 }
 
 #[tokio::test]
@@ -380,7 +599,9 @@ async fn keep_last_workspace_refuses_deleting_the_last_one() {
     let one = app.workspace(&ada, "One").await;
     let two = app.workspace(&ada, "Two").await;
     app.delete(&ws_path(&one), &ada.token).await.assert(200);
-    app.delete(&ws_path(&two), &ada.token).await.assert_problem(400, "last_workspace");
+    app.delete(&ws_path(&two), &ada.token)
+        .await
+        .assert_problem(400, "last_workspace");
 }
 
 #[tokio::test]
@@ -389,32 +610,82 @@ async fn owned_workspace_limit_is_enforced_when_configured() {
     let ada = app.signup("Ada").await;
     app.workspace(&ada, "One").await;
     app.workspace(&ada, "Two").await;
-    app.post("/v1/workspaces", &ada.token, json!({"name": "Three"})).await.assert_problem(403, "owned_workspace_limit");
+    app.post("/v1/workspaces", &ada.token, json!({"name": "Three"}))
+        .await
+        .assert_problem(403, "owned_workspace_limit");
 }
 
 #[tokio::test]
 async fn workspaces_can_come_with_a_new_organization() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    let r = app.post("/v1/workspaces", &ada.token, json!({"name": "Acme HQ", "organization": {"name": "Acme"}})).await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Acme HQ", "organization": {"name": "Acme"}}),
+        )
+        .await;
     r.assert(201);
     let org = r.body["organization_id"].as_str().unwrap().to_owned();
     assert!(org.starts_with("org_"));
-    let second = app.post("/v1/workspaces", &ada.token, json!({"name": "Acme Labs", "organization_id": org})).await;
+    let second = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Acme Labs", "organization_id": org}),
+        )
+        .await;
     second.assert(201);
     assert_eq!(second.body["organization_id"], org.as_str());
-    let expanded = app.get(&format!("{}?expand=organization", ws_path(&second.body)), &ada.token).await;
+    let expanded = app
+        .get(
+            &format!("{}?expand=organization", ws_path(&second.body)),
+            &ada.token,
+        )
+        .await;
     assert_eq!(expanded.body["organization"]["name"], "Acme");
-    app.get(&format!("{}?expand=everything", ws_path(&second.body)), &ada.token).await.assert_problem(400, "invalid_parameter");
-    let filtered = app.get(&format!("/v1/workspaces?organization_id={org}"), &ada.token).await;
+    app.get(
+        &format!("{}?expand=everything", ws_path(&second.body)),
+        &ada.token,
+    )
+    .await
+    .assert_problem(400, "invalid_parameter");
+    let filtered = app
+        .get(&format!("/v1/workspaces?organization_id={org}"), &ada.token)
+        .await;
     assert_eq!(filtered.body["data"].as_array().unwrap().len(), 2);
     // Someone else's organization is invisible.
     let eve = app.signup("Eve").await;
-    app.post("/v1/workspaces", &eve.token, json!({"name": "Sneaky", "organization_id": org})).await.assert_problem(404, "not_found");
-    app.post("/v1/workspaces", &eve.token, json!({"name": "Sneaky", "organization_id": "org_nope"})).await.assert_problem(404, "not_found");
-    let both = app.post("/v1/workspaces", &ada.token, json!({"name": "X", "organization_id": org, "organization": {"name": "Y"}})).await;
+    app.post(
+        "/v1/workspaces",
+        &eve.token,
+        json!({"name": "Sneaky", "organization_id": org}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.post(
+        "/v1/workspaces",
+        &eve.token,
+        json!({"name": "Sneaky", "organization_id": "org_nope"}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    let both = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "X", "organization_id": org, "organization": {"name": "Y"}}),
+        )
+        .await;
     both.assert_problem(400, "validation_failed");
-    let default_name = app.post("/v1/workspaces", &ada.token, json!({"name": "Named Like Me", "organization": {}})).await;
+    let default_name = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Named Like Me", "organization": {}}),
+        )
+        .await;
     default_name.assert(201);
 }
 
@@ -424,24 +695,49 @@ async fn permissions_list_the_callers_actions() {
     let ada = app.signup("Ada").await;
     let ws = app.workspace(&ada, "Perms").await;
     let viewer = app.member_of(&ws, Role::Viewer).await;
-    let r = app.get(&format!("{}/permissions", ws_path(&ws)), &viewer.token).await;
+    let r = app
+        .get(&format!("{}/permissions", ws_path(&ws)), &viewer.token)
+        .await;
     r.assert(200);
     assert_eq!(r.body["role"], "viewer");
-    let actions: Vec<_> = r.body["actions"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
+    let actions: Vec<_> = r.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
     assert!(actions.contains(&"workspace.read") && !actions.contains(&"workspace.update"));
-    let owner = app.get(&format!("{}/permissions", ws_path(&ws)), &ada.token).await;
-    assert!(owner.body["actions"].as_array().unwrap().iter().any(|a| a == "owners.manage"));
+    let owner = app
+        .get(&format!("{}/permissions", ws_path(&ws)), &ada.token)
+        .await;
+    assert!(owner.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "owners.manage"));
 
     let check = |user: &str, action: &str| json!({"user_id": user, "action": action});
     let path = format!("{}/permissions/check", ws_path(&ws));
-    let r = app.post(&path, &ada.token, check(&viewer.id, "workspace.update")).await;
+    let r = app
+        .post(&path, &ada.token, check(&viewer.id, "workspace.update"))
+        .await;
     assert_eq!(r.body, json!({"allowed": false, "role": "viewer"}));
-    let r = app.post(&path, &ada.token, check(&viewer.id, "projects.read")).await;
+    let r = app
+        .post(&path, &ada.token, check(&viewer.id, "projects.read"))
+        .await;
     assert_eq!(r.body, json!({"allowed": true, "role": "viewer"}));
     let eve = app.signup("Eve").await;
-    let r = app.post(&path, &ada.token, check(&eve.id, "workspace.read")).await;
+    let r = app
+        .post(&path, &ada.token, check(&eve.id, "workspace.read"))
+        .await;
     assert_eq!(r.body, json!({"allowed": false, "role": null}));
-    app.post(&path, &ada.token, check(&eve.id, "launch.missiles")).await.assert_problem(400, "validation_failed");
-    app.post(&path, &viewer.token, check(&eve.id, "workspace.read")).await.assert_problem(403, "forbidden");
-    app.post(&path, ADMIN_TOKEN, check(&viewer.id, "workspace.read")).await.assert(200);
+    app.post(&path, &ada.token, check(&eve.id, "launch.missiles"))
+        .await
+        .assert_problem(400, "validation_failed");
+    app.post(&path, &viewer.token, check(&eve.id, "workspace.read"))
+        .await
+        .assert_problem(403, "forbidden");
+    app.post(&path, ADMIN_TOKEN, check(&viewer.id, "workspace.read"))
+        .await
+        .assert(200);
 }
