@@ -1,8 +1,11 @@
 //! Storage: the [`Store`] speaks domain types; its queries are written once
 //! over [`db::Db`], which runs them on SQLite or PostgreSQL.
 
+pub mod account_deletion;
 pub mod accounts;
 pub mod db;
+pub mod invitations;
+pub mod join_codes;
 pub mod members;
 pub mod migrations;
 pub mod organizations;
