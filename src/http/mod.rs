@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod invitations;
 pub mod members;
 pub mod ops;
 pub mod response;
@@ -56,6 +57,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(accounts::routes())
         .merge(workspaces::routes())
         .merge(members::routes())
+        .merge(invitations::routes())
         .split_for_parts()
 }
 

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod authorization;
 mod bad_input;
+mod invitations;
 mod members;
 mod ops;
 mod rate_limits;
