@@ -6,6 +6,7 @@ pub mod context;
 pub mod error;
 pub mod extract;
 pub mod invitations;
+pub mod join_codes;
 pub mod members;
 pub mod ops;
 pub mod response;
@@ -58,6 +59,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(workspaces::routes())
         .merge(members::routes())
         .merge(invitations::routes())
+        .merge(join_codes::routes())
         .split_for_parts()
 }
 

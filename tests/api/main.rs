@@ -8,6 +8,7 @@ mod accounts;
 mod authorization;
 mod bad_input;
 mod invitations;
+mod join_codes;
 mod members;
 mod ops;
 mod rate_limits;
