@@ -203,3 +203,127 @@ async fn a_member_of_tenant_a_cannot_reach_tenant_b() {
     assert!(text.contains(ws_a["id"].as_str().unwrap()));
     assert!(!text.contains(ws_b["id"].as_str().unwrap()) && !text.contains("Tenant B"));
 }
+
+/// A member-area route whose path needs the ids of the story.
+struct MemberRoute {
+    method: &'static str,
+    /// Appended to `/v1/workspaces/{id}`.
+    suffix: fn(&MemberCtx) -> String,
+    body: fn(&MemberCtx) -> Option<Value>,
+    min: Role,
+    ok: u16,
+}
+
+struct MemberCtx {
+    viewer_id: String,
+    stranger_id: String,
+}
+
+fn member_routes() -> Vec<MemberRoute> {
+    vec![
+        MemberRoute {
+            method: "GET",
+            suffix: |_| "/members".into(),
+            body: |_| None,
+            min: Role::Viewer,
+            ok: 200,
+        },
+        MemberRoute {
+            method: "POST",
+            suffix: |_| "/members".into(),
+            body: |c| Some(json!({"user_id": c.stranger_id})),
+            min: Role::Admin,
+            ok: 201,
+        },
+        MemberRoute {
+            method: "PATCH",
+            suffix: |c| format!("/members/{}", c.viewer_id),
+            body: |_| Some(json!({"role": "member"})),
+            min: Role::Admin,
+            ok: 200,
+        },
+        MemberRoute {
+            method: "DELETE",
+            suffix: |c| format!("/members/{}", c.viewer_id),
+            body: |_| None,
+            min: Role::Admin,
+            ok: 204,
+        },
+        MemberRoute {
+            method: "POST",
+            suffix: |_| "/transfer".into(),
+            body: |c| Some(json!({"user_id": c.viewer_id})),
+            min: Role::Owner,
+            ok: 200,
+        },
+        MemberRoute {
+            method: "GET",
+            suffix: |_| "/invitations".into(),
+            body: |_| None,
+            min: Role::Admin,
+            ok: 200,
+        },
+        MemberRoute {
+            method: "POST",
+            suffix: |_| "/invitations".into(),
+            body: |_| Some(json!({"email": "invitee@example.com"})),
+            min: Role::Admin,
+            ok: 201,
+        },
+        MemberRoute {
+            method: "POST",
+            suffix: |_| "/join-code".into(),
+            body: |_| Some(json!({"role": "viewer"})),
+            min: Role::Admin,
+            ok: 201,
+        },
+    ]
+}
+
+#[tokio::test]
+async fn every_member_route_answers_each_caller_exactly() {
+    let app = TestApp::spawn().await;
+    let stranger = app.signup("Stranger").await;
+    for route in member_routes() {
+        for who in CALLERS {
+            let owner = app.signup("Owner").await;
+            let ws = app.workspace(&owner, "Matrix").await;
+            let viewer = app.member_of(&ws, Role::Viewer).await;
+            let ctx = MemberCtx {
+                viewer_id: viewer.id.clone(),
+                stranger_id: stranger.id.clone(),
+            };
+            let token = match who {
+                Who::NoToken => None,
+                Who::NonMember => Some(stranger.token.clone()),
+                Who::Role(Role::Owner) => Some(owner.token.clone()),
+                Who::Role(Role::Viewer) => Some(viewer.token.clone()),
+                Who::Role(r) => Some(app.member_of(&ws, r).await.token),
+                Who::PlatformAdmin => Some(ADMIN_TOKEN.to_owned()),
+            };
+            let suffix = (route.suffix)(&ctx);
+            let path = format!("/v1/workspaces/{}{suffix}", ws["id"].as_str().unwrap());
+            let r = app
+                .call(route.method, &path, token.as_deref(), (route.body)(&ctx))
+                .await;
+            let plain = Route {
+                method: route.method,
+                suffix: "",
+                body: |_| None,
+                min: route.min,
+                ok: route.ok,
+            };
+            let (status, code) = expected(who, &plain);
+            assert_eq!(
+                r.status.as_u16(),
+                status,
+                "{} {suffix} as {who:?}: {}",
+                route.method,
+                r.text
+            );
+            if !code.is_empty() {
+                assert_eq!(r.code(), code, "{} {suffix} as {who:?}", route.method);
+            }
+        }
+    }
+}
