@@ -9,6 +9,8 @@ pub mod invitations;
 pub mod join_codes;
 pub mod members;
 pub mod ops;
+pub mod org_members;
+pub mod organizations;
 pub mod response;
 pub mod workspaces;
 
@@ -60,6 +62,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(members::routes())
         .merge(invitations::routes())
         .merge(join_codes::routes())
+        .merge(organizations::routes())
         .split_for_parts()
 }
 

@@ -8,6 +8,7 @@ pub mod invitations;
 pub mod join_codes;
 pub mod members;
 pub mod migrations;
+pub mod org_members;
 pub mod organizations;
 pub mod ratelimit;
 pub mod sqlite;

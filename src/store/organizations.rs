@@ -1,10 +1,14 @@
-//! Organizations: the parts workspace creation needs. (The organization API
-//! of SPEC §6 builds on these.)
+//! Organizations (SPEC §6): create (also from workspace creation), resolve
+//! by id or slug with the caller's role, list, rename, delete when empty.
 
-use super::db::Tx;
+use super::db::{Row, Tx};
+use super::ratelimit::{add_in_tx, window_start};
+use super::workspaces::CountedLimit;
 use crate::domain::ids::{OrganizationId, UserId};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::roles::OrgRole;
 use crate::domain::slug;
-use crate::domain::time::Millis;
+use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
 
@@ -78,5 +82,245 @@ impl super::Store {
             }),
             None => None,
         })
+    }
+}
+
+/// An organization as the caller sees it.
+#[derive(Debug, Clone)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub slug: String,
+    /// The caller's org role; `None` for the platform admin.
+    pub role: Option<OrgRole>,
+    /// Live (not deleted) workspaces.
+    pub workspace_count: i64,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub version: i64,
+}
+
+const ORG_COLS: &str = "o.id, o.name, o.slug, om.role, \
+    (SELECT COUNT(*) FROM workspaces w WHERE w.organization_id = o.id AND w.status <> 'deleted'), \
+    o.created_at, o.updated_at, o.version";
+
+fn org_from(r: &Row) -> Result<Organization, Error> {
+    Ok(Organization {
+        id: OrganizationId::from_db(r.text(0)?),
+        name: r.text(1)?,
+        slug: r.text(2)?,
+        role: r.opt_int(3)?.and_then(OrgRole::from_rank),
+        workspace_count: r.int(4)?,
+        created_at: r.int(5)?,
+        updated_at: r.int(6)?,
+        version: r.int(7)?,
+    })
+}
+
+/// Fields of `PATCH /v1/organizations/{org}`, validated.
+#[derive(Debug, Clone, Default)]
+pub struct OrgPatch {
+    pub name: Option<String>,
+    pub slug: Option<String>,
+}
+
+impl super::Store {
+    /// Resolves `{org}` (id or slug) with the caller's org role. `user` is
+    /// `None` for the platform admin.
+    pub async fn organization_for(
+        &self,
+        key: &str,
+        user: Option<&UserId>,
+    ) -> Result<Option<Organization>, Error> {
+        let by = if key.starts_with(OrganizationId::PREFIX) {
+            "o.id"
+        } else {
+            "o.slug"
+        };
+        let row = self
+            .db
+            .fetch_optional(
+                &format!(
+                    "SELECT {ORG_COLS} FROM organizations o
+                     LEFT JOIN org_members om ON om.organization_id = o.id AND om.user_id = $2
+                     WHERE {by} = $1"
+                ),
+                params![key, user.map(|u| u.as_str()).unwrap_or("")],
+            )
+            .await?;
+        row.map(|r| org_from(&r)).transpose()
+    }
+
+    /// Creates an organization with `owner` as its owner; the rate limit is
+    /// counted inside the transaction, so refused creations do not count.
+    pub async fn create_organization(
+        &self,
+        name: &str,
+        slug: Option<&str>,
+        owner: &UserId,
+        limit: Option<CountedLimit<'_>>,
+    ) -> Result<Organization, Error> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        if let Some(l) = &limit {
+            let window = window_start(*l.spec, now);
+            let count = add_in_tx(&mut tx, &l.key, window, 1).await?;
+            if count as u64 > l.spec.count {
+                return Err(Error::RateLimited(crate::limits::info(
+                    *l.spec, count, window, now,
+                )));
+            }
+        }
+        let id = insert_organization(&mut tx, name, slug, owner, now).await?;
+        tx.commit().await?;
+        self.organization_for(id.as_str(), Some(owner))
+            .await?
+            .ok_or(Error::NotFound)
+    }
+
+    /// The organizations a user belongs to, newest first.
+    pub async fn list_organizations(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<Organization>, Error> {
+        let mut params = params![user];
+        let total = if page.include_total {
+            Some(
+                self.db
+                    .fetch_all(
+                        "SELECT COUNT(*) FROM org_members WHERE user_id = $1",
+                        params.clone(),
+                    )
+                    .await?[0]
+                    .int(0)?,
+            )
+        } else {
+            None
+        };
+        let mut keyset = String::new();
+        let mut offset = 0;
+        match &page.start {
+            Start::First => {}
+            Start::Offset(n) => offset = *n,
+            Start::After(c) => {
+                let CursorKey::Int(at) = c.key else {
+                    return Err(Error::field(
+                        "cursor",
+                        "invalid",
+                        "is not a cursor of this list",
+                    ));
+                };
+                params.push(at.into());
+                params.push(c.id.clone().into());
+                keyset = " AND (o.created_at, o.id) < ($2, $3)".into();
+            }
+        }
+        params.push((page.limit + 1).into());
+        params.push(offset.into());
+        let (l, o) = (params.len() - 1, params.len());
+        let sql = format!(
+            "SELECT {ORG_COLS} FROM org_members om JOIN organizations o ON o.id = om.organization_id
+             WHERE om.user_id = $1{keyset} ORDER BY o.created_at DESC, o.id DESC LIMIT ${l} OFFSET ${o}"
+        );
+        let rows = self.db.fetch_all(&sql, params).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let items = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(org_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (has_more, items.last()) {
+            (true, Some(last)) => Some(
+                Cursor {
+                    key: CursorKey::Int(last.created_at),
+                    id: last.id.to_string(),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            has_more,
+            next_cursor,
+            total,
+            limit: page.limit,
+        })
+    }
+
+    /// Renames (or re-slugs) an organization.
+    pub async fn update_organization(
+        &self,
+        id: &OrganizationId,
+        patch: &OrgPatch,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT name, slug, version FROM organizations WHERE id = $1{}",
+            tx.for_update()
+        );
+        let row = tx
+            .fetch_optional(&sql, params![id])
+            .await?
+            .ok_or(Error::NotFound)?;
+        let version = row.int(2)?;
+        if if_match.is_some_and(|v| v != version) {
+            return Err(Error::VersionMismatch);
+        }
+        if patch.name.is_none() && patch.slug.is_none() {
+            return Ok(());
+        }
+        let name = patch.name.clone().unwrap_or(row.text(0)?);
+        let slug = patch.slug.clone().unwrap_or(row.text(1)?);
+        let r = tx
+            .execute(
+                "UPDATE organizations SET name = $2, slug = $3, updated_at = $4, version = version + 1
+                 WHERE id = $1",
+                params![id, &name, &slug, now_ms()],
+            )
+            .await;
+        match r {
+            Err(e) if e.unique_constraint() == Some("organizations_slug_key") => {
+                return Err(Error::SlugTaken(slug))
+            }
+            r => r?,
+        };
+        Ok(tx.commit().await?)
+    }
+
+    /// Deletes an organization that holds no workspaces (soft-deleted ones
+    /// not yet purged count: they can still be restored into it).
+    pub async fn delete_organization(
+        &self,
+        id: &OrganizationId,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let sql = format!(
+            "SELECT version FROM organizations WHERE id = $1{}",
+            tx.for_update()
+        );
+        let row = tx
+            .fetch_optional(&sql, params![id])
+            .await?
+            .ok_or(Error::NotFound)?;
+        if if_match.is_some_and(|v| v != row.int(0).unwrap_or(-1)) {
+            return Err(Error::VersionMismatch);
+        }
+        let held = tx
+            .fetch_all(
+                "SELECT COUNT(*) FROM workspaces WHERE organization_id = $1",
+                params![id],
+            )
+            .await?[0]
+            .int(0)?;
+        if held > 0 {
+            return Err(Error::OrganizationNotEmpty);
+        }
+        tx.execute("DELETE FROM organizations WHERE id = $1", params![id])
+            .await?;
+        Ok(tx.commit().await?)
     }
 }

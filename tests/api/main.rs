@@ -11,5 +11,6 @@ mod invitations;
 mod join_codes;
 mod members;
 mod ops;
+mod organizations;
 mod rate_limits;
 mod workspaces;
