@@ -44,6 +44,12 @@ impl Store {
         let mut empty_orgs = Vec::new();
         for r in &orgs {
             let org = r.text(0)?;
+            // The organization row first, as org member changes lock it.
+            let sql = format!(
+                "SELECT id FROM organizations WHERE id = $1{}",
+                tx.for_update()
+            );
+            tx.fetch_optional(&sql, params![&org]).await?;
             let sql = format!(
                 "SELECT user_id, role FROM org_members WHERE organization_id = $1{}",
                 tx.for_update()

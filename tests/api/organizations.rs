@@ -335,3 +335,160 @@ async fn two_org_owners_demoting_each_other_at_once_leave_one() {
         assert_eq!(owners, 1);
     }
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum OrgWho {
+    NoToken,
+    NonMember,
+    Member,
+    Admin,
+    Owner,
+    PlatformAdmin,
+}
+
+struct OrgRoute {
+    method: &'static str,
+    suffix: fn(&str) -> String,
+    body: fn(&str) -> Option<Value>,
+    /// Lowest org role allowed (Member, Admin or Owner).
+    min: OrgWho,
+    ok: u16,
+    /// What the platform admin gets (it has no workspaces of its own).
+    admin: u16,
+}
+
+#[tokio::test]
+async fn every_org_route_answers_each_caller_exactly() {
+    let app = TestApp::spawn().await;
+    let stranger = app.signup("Stranger").await;
+    let routes = [
+        OrgRoute {
+            method: "GET",
+            suffix: |_| String::new(),
+            body: |_| None,
+            min: OrgWho::Member,
+            ok: 200,
+            admin: 200,
+        },
+        OrgRoute {
+            method: "PATCH",
+            suffix: |_| String::new(),
+            body: |_| Some(json!({"name": "Renamed"})),
+            min: OrgWho::Owner,
+            ok: 200,
+            admin: 200,
+        },
+        OrgRoute {
+            method: "DELETE",
+            suffix: |_| String::new(),
+            body: |_| None,
+            min: OrgWho::Owner,
+            ok: 204,
+            admin: 204,
+        },
+        OrgRoute {
+            method: "GET",
+            suffix: |_| "/workspaces".into(),
+            body: |_| None,
+            min: OrgWho::Member,
+            ok: 200,
+            admin: 403,
+        },
+        OrgRoute {
+            method: "GET",
+            suffix: |_| "/members".into(),
+            body: |_| None,
+            min: OrgWho::Member,
+            ok: 200,
+            admin: 200,
+        },
+        OrgRoute {
+            method: "POST",
+            suffix: |_| "/members".into(),
+            body: |s| Some(json!({"user_id": s})),
+            min: OrgWho::Admin,
+            ok: 201,
+            admin: 201,
+        },
+        OrgRoute {
+            method: "PATCH",
+            suffix: |t| format!("/members/{t}"),
+            body: |_| Some(json!({"role": "admin"})),
+            min: OrgWho::Admin,
+            ok: 200,
+            admin: 200,
+        },
+        OrgRoute {
+            method: "DELETE",
+            suffix: |t| format!("/members/{t}"),
+            body: |_| None,
+            min: OrgWho::Admin,
+            ok: 204,
+            admin: 204,
+        },
+    ];
+    let callers = [
+        OrgWho::NoToken,
+        OrgWho::NonMember,
+        OrgWho::Member,
+        OrgWho::Admin,
+        OrgWho::Owner,
+        OrgWho::PlatformAdmin,
+    ];
+    for route in &routes {
+        for who in callers {
+            let owner = app.signup("Owner").await;
+            let o = org(&app, &owner, "Matrix").await;
+            let target = app.signup("Target").await;
+            add(&app, &o, &owner, &target, "member").await.assert(201);
+            let newcomer = app.signup("Newcomer").await;
+            let token = match who {
+                OrgWho::NoToken => None,
+                OrgWho::NonMember => Some(stranger.token.clone()),
+                OrgWho::Member | OrgWho::Admin => {
+                    let u = app.signup("Caller").await;
+                    let role = if who == OrgWho::Member {
+                        "member"
+                    } else {
+                        "admin"
+                    };
+                    add(&app, &o, &owner, &u, role).await.assert(201);
+                    Some(u.token)
+                }
+                OrgWho::Owner => Some(owner.token.clone()),
+                OrgWho::PlatformAdmin => Some(ADMIN_TOKEN.to_owned()),
+            };
+            let suffix = (route.suffix)(&target.id);
+            let path = format!("/v1/organizations/{}{suffix}", oid(&o));
+            let r = app
+                .call(
+                    route.method,
+                    &path,
+                    token.as_deref(),
+                    (route.body)(&newcomer.id),
+                )
+                .await;
+            let (status, code) = match who {
+                OrgWho::NoToken => (401, "unauthenticated"),
+                OrgWho::NonMember => (404, "not_found"),
+                OrgWho::PlatformAdmin => (
+                    route.admin,
+                    if route.admin == 403 { "forbidden" } else { "" },
+                ),
+                w if w >= route.min => (route.ok, ""),
+                _ if route.min == OrgWho::Owner => (403, "needs_owner"),
+                _ => (403, "forbidden"),
+            };
+            assert_eq!(
+                r.status.as_u16(),
+                status,
+                "{} {suffix} as {who:?}: {}",
+                route.method,
+                r.text
+            );
+            if !code.is_empty() {
+                assert_eq!(r.code(), code, "{} {suffix} as {who:?}", route.method);
+            }
+        }
+    }
+}
