@@ -30,7 +30,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Origin {
     Sqlite(std::path::PathBuf, sqlite::Synchronous),
-    Postgres(PgConnectOptions, u32),
+    Postgres(Box<PgConnectOptions>, u32),
 }
 
 impl Store {
@@ -80,7 +80,7 @@ impl Store {
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
         Ok(Store {
             db: Db::Postgres(pool),
-            origin: Origin::Postgres(opts, max_conns),
+            origin: Origin::Postgres(Box::new(opts), max_conns),
         })
     }
 
@@ -95,7 +95,7 @@ impl Store {
                     origin: self.origin.clone(),
                 }
             }
-            Origin::Postgres(opts, n) => Store::connect_postgres(opts.clone(), *n)
+            Origin::Postgres(opts, n) => Store::connect_postgres((**opts).clone(), *n)
                 .await
                 .expect("reconnect postgres"),
         }
