@@ -73,6 +73,10 @@ pub fn router(_state: AppState) -> Router<AppState> {
                 }
             }),
         )
+        .route(
+            "/docs",
+            get(|| async { axum::response::Html(include_str!("docs.html")) }),
+        )
         .fallback(|| async { ApiError::new(Code::NotFound, "No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -8,5 +8,6 @@ mod accounts;
 mod authorization;
 mod bad_input;
 mod ops;
+mod process;
 mod rate_limits;
 mod workspaces;

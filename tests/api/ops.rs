@@ -90,6 +90,16 @@ async fn openapi_documents_every_route() {
 }
 
 #[tokio::test]
+async fn the_reference_page_needs_no_token_and_no_network() {
+    let app = TestApp::spawn().await;
+    let r = app.call("GET", "/docs", None, None).await;
+    r.assert(200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("/openapi.json"));
+    assert!(!r.text.contains("https://"), "the page must work offline");
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
     app.call("GET", "/v1/nothing-here", None, None)
