@@ -57,11 +57,18 @@ fn serves_logs_without_secrets_and_stops_cleanly_on_sigterm() {
     .env("RUST_LOG", "info")
     .stdout(Stdio::null())
     .stderr(Stdio::piped());
-    if crate::helpers::backend() == "postgres" {
-        // The binary is exercised on SQLite only: this test is about the
-        // process, and the PostgreSQL half runs every API test.
-        return;
-    }
+    let schema = (crate::helpers::backend() == "postgres").then(|| {
+        // A schema of its own, named in the URL the binary gets.
+        let schema = format!("p_{}", uuid::Uuid::now_v7().simple());
+        run_sql(&format!("CREATE SCHEMA {schema}"));
+        let base = crate::helpers::postgres_url();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        cmd.env(
+            "DATABASE_URL",
+            format!("{base}{sep}options=-csearch_path%3D{schema}"),
+        );
+        schema
+    });
     let mut child = cmd.spawn().unwrap();
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -89,10 +96,12 @@ fn serves_logs_without_secrets_and_stops_cleanly_on_sigterm() {
         .to_owned();
     assert_eq!(http(port, "GET", "/v1/me", Some(&token), None).0, 200);
     assert_eq!(http(port, "GET", "/v1/me", Some("wsd_wrong"), None).0, 401);
-    assert!(
-        dir.path().join("workspaced.db").exists(),
-        "SQLite lives in the data directory"
-    );
+    if schema.is_none() {
+        assert!(
+            dir.path().join("workspaced.db").exists(),
+            "SQLite lives in the data directory"
+        );
+    }
 
     let pid = child.id().to_string();
     assert!(Command::new("kill")
@@ -124,4 +133,25 @@ fn serves_logs_without_secrets_and_stops_cleanly_on_sigterm() {
     assert!(!logs.contains(&token), "a token reached the log");
     assert!(!logs.contains(password), "a password reached the log");
     assert!(logs.contains("stopped"), "{logs}");
+    if let Some(schema) = schema {
+        assert!(
+            logs.contains("Postgres"),
+            "the binary served from PostgreSQL: {logs}"
+        );
+        run_sql(&format!("DROP SCHEMA {schema} CASCADE"));
+    }
+}
+
+fn run_sql(sql: &str) {
+    use sqlx::Connection;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut c = sqlx::PgConnection::connect(&crate::helpers::postgres_url())
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut c).await.unwrap();
+    });
 }
