@@ -4,7 +4,10 @@
 pub mod account;
 pub mod error;
 pub mod ids;
+pub mod invitations;
+pub mod join_code;
 pub mod json;
+pub mod members;
 pub mod pagination;
 pub mod plans;
 pub mod roles;

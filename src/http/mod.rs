@@ -5,6 +5,8 @@ pub mod accounts;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod invitations;
+pub mod members;
 pub mod ops;
 pub mod response;
 pub mod workspaces;
@@ -54,6 +56,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::routes())
         .merge(accounts::routes())
         .merge(workspaces::routes())
+        .merge(members::routes())
+        .merge(invitations::routes())
         .split_for_parts()
 }
 

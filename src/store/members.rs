@@ -1,11 +1,185 @@
-//! Workspace memberships.
+//! Workspace memberships: list, add, change role, remove, leave, transfer.
+//!
+//! Every change runs in one write transaction that first locks the
+//! workspace row and its owner rows (`FOR UPDATE` on PostgreSQL; the SQLite
+//! writer transaction is already serialized). The last-owner rule is then
+//! decided on counts nobody else can change until we commit, so two owners
+//! demoting each other at once leave one owner. `member_count` is updated
+//! in the same transaction.
 
+use super::db::{Row, Tx};
 use super::Store;
 use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
+use crate::domain::members::{check_change, check_grant, check_leave, Actor, Change, Member};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::plans::builtin_limits;
 use crate::domain::roles::Role;
-use crate::domain::time::now_ms;
+use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
+
+pub(crate) const MEMBER_COLS: &str =
+    "m.id, u.id, u.email, u.name, m.role, m.created_at, m.invited_by";
+
+pub(crate) fn member_from(r: &Row) -> Result<Member, Error> {
+    Ok(Member {
+        id: MembershipId::from_db(r.text(0)?),
+        user_id: UserId::from_db(r.text(1)?),
+        email: r.text(2)?,
+        name: r.text(3)?,
+        role: Role::from_rank(r.int(4)?).ok_or_else(|| Error::Internal("bad role rank".into()))?,
+        joined_at: r.int(5)?,
+        invited_by: r.opt_text(6)?,
+    })
+}
+
+/// Filters of the member list.
+#[derive(Debug, Clone, Default)]
+pub struct MemberFilter {
+    pub role: Option<Role>,
+    /// Case-insensitive substring of name or email.
+    pub q: Option<String>,
+}
+
+/// The workspace row, locked, as far as membership changes need it.
+pub(crate) struct LockedWorkspace {
+    pub plan: String,
+    pub member_count: i64,
+    pub status: String,
+    pub organization_id: Option<String>,
+}
+
+/// Locks the workspace row, then its owner rows; returns the workspace and
+/// the owners' user ids. Every membership change takes this lock first (and
+/// in this order), so they serialize per workspace.
+pub(crate) async fn lock_workspace(
+    tx: &mut Tx,
+    ws: &WorkspaceId,
+) -> Result<(LockedWorkspace, Vec<String>), Error> {
+    let sql = format!(
+        "SELECT plan, member_count, status, organization_id FROM workspaces WHERE id = $1{}",
+        tx.for_update()
+    );
+    let row = tx
+        .fetch_optional(&sql, params![ws])
+        .await?
+        .ok_or(Error::NotFound)?;
+    let locked = LockedWorkspace {
+        plan: row.text(0)?,
+        member_count: row.int(1)?,
+        status: row.text(2)?,
+        organization_id: row.opt_text(3)?,
+    };
+    let sql = format!(
+        "SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 4 ORDER BY user_id{}",
+        tx.for_update()
+    );
+    let owners = tx
+        .fetch_all(&sql, params![ws])
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((locked, owners))
+}
+
+/// The actor's effective role, read inside the transaction (the role the
+/// access check saw may have changed since).
+pub(crate) async fn actor_role(
+    tx: &mut Tx,
+    ws: &WorkspaceId,
+    org: Option<&str>,
+    actor: &Actor,
+) -> Result<Option<Role>, Error> {
+    let Actor::User(user) = actor else {
+        return Ok(Some(Role::Owner));
+    };
+    let direct = tx
+        .fetch_optional(
+            "SELECT role FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+            params![ws, user],
+        )
+        .await?
+        .map(|r| r.int(0))
+        .transpose()?
+        .and_then(Role::from_rank);
+    let inherited = match org {
+        Some(org) => tx
+            .fetch_optional(
+                "SELECT role FROM org_members WHERE organization_id = $1 AND user_id = $2",
+                params![org, user],
+            )
+            .await?
+            .map(|r| r.int(0))
+            .transpose()?
+            .and_then(crate::domain::roles::OrgRole::from_rank),
+        None => None,
+    };
+    Ok(crate::domain::roles::effective_role(direct, inherited))
+}
+
+/// Inserts a membership under the workspace lock: refuses an existing
+/// member (409) and a full plan (403 `plan_limit`), counts it.
+pub(crate) async fn insert_membership(
+    tx: &mut Tx,
+    ws: &WorkspaceId,
+    locked: &LockedWorkspace,
+    user: &UserId,
+    role: Role,
+    invited_by: Option<&str>,
+    now: Millis,
+) -> Result<MembershipId, Error> {
+    let exists = tx
+        .fetch_optional(
+            "SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+            params![ws, user],
+        )
+        .await?;
+    if exists.is_some() {
+        return Err(Error::AlreadyMember);
+    }
+    if let Some(max) = builtin_limits(&locked.plan).max_members {
+        if locked.member_count >= max {
+            return Err(Error::PlanLimit("members".into()));
+        }
+    }
+    let id = MembershipId::new();
+    let r = tx
+        .execute(
+            "INSERT INTO memberships (id, workspace_id, user_id, role, ws_created_at, invited_by, created_at)
+             SELECT $1, w.id, $3, $4, w.created_at, $5, $6 FROM workspaces w WHERE w.id = $2",
+            params![&id, ws, user, role.rank(), invited_by, now],
+        )
+        .await;
+    match r {
+        Err(e) if e.unique_constraint() == Some("memberships_workspace_id_user_id_key") => {
+            return Err(Error::AlreadyMember)
+        }
+        Ok(0) => return Err(Error::NotFound),
+        r => r?,
+    };
+    tx.execute(
+        "UPDATE workspaces SET member_count = member_count + 1 WHERE id = $1",
+        params![ws],
+    )
+    .await?;
+    Ok(id)
+}
+
+pub(crate) async fn member_in_tx(
+    tx: &mut Tx,
+    ws: &WorkspaceId,
+    user: &UserId,
+) -> Result<Option<Member>, Error> {
+    let sql = format!(
+        "SELECT {MEMBER_COLS} FROM memberships m JOIN users u ON u.id = m.user_id
+         WHERE m.workspace_id = $1 AND m.user_id = $2"
+    );
+    tx.fetch_optional(&sql, params![ws, user])
+        .await?
+        .map(|r| member_from(&r))
+        .transpose()
+}
 
 impl Store {
     /// Adds a user to a workspace and counts it in `member_count`, in one
@@ -17,29 +191,248 @@ impl Store {
         role: Role,
         invited_by: Option<&UserId>,
     ) -> Result<MembershipId, Error> {
-        let now = now_ms();
-        let id = MembershipId::new();
         let mut tx = self.db.begin().await?;
-        let r = tx
-            .execute(
-                "INSERT INTO memberships (id, workspace_id, user_id, role, ws_created_at, invited_by, created_at)
-                 SELECT $1, w.id, $3, $4, w.created_at, $5, $6 FROM workspaces w WHERE w.id = $2",
-                params![&id, workspace, user, role.rank(), invited_by.map(|u| u.as_str()), now],
-            )
-            .await;
-        match r {
-            Err(e) if e.unique_constraint() == Some("memberships_workspace_id_user_id_key") => {
-                return Err(Error::AlreadyMember)
-            }
-            Ok(0) => return Err(Error::NotFound),
-            r => r?,
-        };
-        tx.execute(
-            "UPDATE workspaces SET member_count = member_count + 1 WHERE id = $1",
-            params![workspace],
+        let (locked, _) = lock_workspace(&mut tx, workspace).await?;
+        let id = insert_membership(
+            &mut tx,
+            workspace,
+            &locked,
+            user,
+            role,
+            invited_by.map(|u| u.as_str()),
+            now_ms(),
         )
         .await?;
         tx.commit().await?;
         Ok(id)
     }
+
+    /// Adds an existing user on behalf of `actor` (whose role is re-read
+    /// under the lock: only owners grant `owner`).
+    pub async fn add_member_as(
+        &self,
+        ws: &WorkspaceId,
+        actor: &Actor,
+        user: &UserId,
+        role: Role,
+    ) -> Result<Member, Error> {
+        let mut tx = self.db.begin().await?;
+        let (locked, _) = lock_workspace(&mut tx, ws).await?;
+        let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_grant(me, role)?;
+        let invited_by = actor.user().map(|u| u.as_str());
+        insert_membership(&mut tx, ws, &locked, user, role, invited_by, now_ms()).await?;
+        let m = member_in_tx(&mut tx, ws, user)
+            .await?
+            .ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(m)
+    }
+
+    pub async fn member(&self, ws: &WorkspaceId, user: &UserId) -> Result<Option<Member>, Error> {
+        let sql = format!(
+            "SELECT {MEMBER_COLS} FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE m.workspace_id = $1 AND m.user_id = $2"
+        );
+        self.db
+            .fetch_optional(&sql, params![ws, user])
+            .await?
+            .map(|r| member_from(&r))
+            .transpose()
+    }
+
+    /// Members, newest first, one keyset (or offset) page.
+    pub async fn list_members(
+        &self,
+        ws: &WorkspaceId,
+        filter: &MemberFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Member>, Error> {
+        let mut params = params![ws];
+        let mut conds = String::from("m.workspace_id = $1");
+        if let Some(r) = filter.role {
+            params.push(r.rank().into());
+            conds.push_str(&format!(" AND m.role = ${}", params.len()));
+        }
+        if let Some(q) = &filter.q {
+            params.push(super::workspaces::like_pattern(q).into());
+            let n = params.len();
+            conds.push_str(&format!(
+                " AND (lower(u.name) LIKE ${n} ESCAPE '\\' OR u.email_lower LIKE ${n} ESCAPE '\\')"
+            ));
+        }
+        let total = if page.include_total {
+            let sql = format!(
+                "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE {conds}"
+            );
+            Some(self.db.fetch_all(&sql, params.clone()).await?[0].int(0)?)
+        } else {
+            None
+        };
+        let mut offset = 0;
+        match &page.start {
+            Start::First => {}
+            Start::Offset(n) => offset = *n,
+            Start::After(c) => {
+                let CursorKey::Int(at) = c.key else {
+                    return Err(Error::field(
+                        "cursor",
+                        "invalid",
+                        "is not a cursor of this list",
+                    ));
+                };
+                params.push(at.into());
+                params.push(c.id.clone().into());
+                let (a, b) = (params.len() - 1, params.len());
+                conds.push_str(&format!(" AND (m.created_at, m.id) < (${a}, ${b})"));
+            }
+        }
+        params.push((page.limit + 1).into());
+        params.push(offset.into());
+        let (l, o) = (params.len() - 1, params.len());
+        let sql = format!(
+            "SELECT {MEMBER_COLS} FROM memberships m JOIN users u ON u.id = m.user_id
+             WHERE {conds} ORDER BY m.created_at DESC, m.id DESC LIMIT ${l} OFFSET ${o}"
+        );
+        let rows = self.db.fetch_all(&sql, params).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let items = rows
+            .iter()
+            .take(page.limit as usize)
+            .map(member_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (has_more, items.last()) {
+            (true, Some(last)) => Some(
+                Cursor {
+                    key: CursorKey::Int(last.joined_at),
+                    id: last.id.to_string(),
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            has_more,
+            next_cursor,
+            total,
+            limit: page.limit,
+        })
+    }
+
+    /// Changes a member's role or removes it, under the permission table of
+    /// SPEC §4 and the last-owner rule, decided under the lock.
+    pub async fn change_member(
+        &self,
+        ws: &WorkspaceId,
+        actor: &Actor,
+        target: &UserId,
+        change: Change,
+    ) -> Result<Option<Member>, Error> {
+        let mut tx = self.db.begin().await?;
+        let (locked, owners) = lock_workspace(&mut tx, ws).await?;
+        let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor)
+            .await?
+            .ok_or(Error::NotFound)?;
+        let current = member_in_tx(&mut tx, ws, target)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_change(me, current.role, change, owners.len())?;
+        let result = match change {
+            Change::SetRole(role) => {
+                tx.execute(
+                    "UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
+                    params![ws, target, role.rank()],
+                )
+                .await?;
+                Some(Member { role, ..current })
+            }
+            Change::Remove => {
+                remove_in_tx(&mut tx, ws, target).await?;
+                None
+            }
+        };
+        tx.commit().await?;
+        Ok(result)
+    }
+
+    /// The caller leaves; the last owner cannot.
+    pub async fn leave(&self, ws: &WorkspaceId, user: &UserId) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let (_, owners) = lock_workspace(&mut tx, ws).await?;
+        let me = member_in_tx(&mut tx, ws, user)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_leave(me.role, owners.len())?;
+        remove_in_tx(&mut tx, ws, user).await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// Makes `target` (a member) an owner and the caller an admin.
+    pub async fn transfer(
+        &self,
+        ws: &WorkspaceId,
+        actor: &Actor,
+        target: &UserId,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let (locked, _) = lock_workspace(&mut tx, ws).await?;
+        let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor).await?;
+        if me != Some(Role::Owner) {
+            return Err(Error::NeedsOwner);
+        }
+        if actor.user() == Some(target) {
+            return Err(Error::field(
+                "user_id",
+                "invalid",
+                "you cannot transfer to yourself",
+            ));
+        }
+        if member_in_tx(&mut tx, ws, target).await?.is_none() {
+            return Err(Error::field(
+                "user_id",
+                "not_member",
+                "must be a member of the workspace",
+            ));
+        }
+        tx.execute(
+            "UPDATE memberships SET role = 4 WHERE workspace_id = $1 AND user_id = $2",
+            params![ws, target],
+        )
+        .await?;
+        if let Some(me) = actor.user() {
+            // Only a direct owner steps down; an inherited owner has no
+            // membership to change.
+            tx.execute(
+                "UPDATE memberships SET role = 3 WHERE workspace_id = $1 AND user_id = $2 AND role = 4",
+                params![ws, me],
+            )
+            .await?;
+        }
+        tx.execute(
+            "UPDATE workspaces SET updated_at = $2, version = version + 1 WHERE id = $1",
+            params![ws, now_ms()],
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
+
+async fn remove_in_tx(tx: &mut Tx, ws: &WorkspaceId, user: &UserId) -> Result<(), Error> {
+    let n = tx
+        .execute(
+            "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+            params![ws, user],
+        )
+        .await?;
+    if n > 0 {
+        tx.execute(
+            "UPDATE workspaces SET member_count = member_count - 1 WHERE id = $1",
+            params![ws],
+        )
+        .await?;
+    }
+    Ok(())
 }

@@ -1,8 +1,11 @@
 //! Storage: the [`Store`] speaks domain types; its queries are written once
 //! over [`db::Db`], which runs them on SQLite or PostgreSQL.
 
+pub mod account_deletion;
 pub mod accounts;
 pub mod db;
+pub mod invitations;
+pub mod join_codes;
 pub mod members;
 pub mod migrations;
 pub mod organizations;
@@ -103,6 +106,13 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// Runs one statement as is. For tests that must move the clock of a
+    /// row (expire an invitation, a join code); not used by the service.
+    #[doc(hidden)]
+    pub async fn execute_sql(&self, sql: &str, params: Vec<db::Value>) -> Result<u64, DbError> {
+        self.db.execute(sql, params).await
     }
 
     /// Readiness: the database answers and the schema is there.

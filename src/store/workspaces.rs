@@ -105,7 +105,7 @@ impl Params {
     }
 }
 
-fn like_pattern(q: &str) -> String {
+pub(crate) fn like_pattern(q: &str) -> String {
     let escaped = q
         .to_lowercase()
         .replace('\\', "\\\\")

@@ -7,6 +7,8 @@ mod helpers;
 mod accounts;
 mod authorization;
 mod bad_input;
+mod invitations;
+mod members;
 mod ops;
 mod process;
 mod rate_limits;

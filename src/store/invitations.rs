@@ -1,0 +1,428 @@
+//! Invitations: stored with the SHA-256 of their token (shown once), one
+//! pending per email and workspace (a new one revokes the old, whose token
+//! dies), single use. Accepting locks the workspace, then the invitation
+//! row, so two accepts at once make one membership.
+
+use super::db::{Row, Tx};
+use super::members::{actor_role, insert_membership, lock_workspace, member_in_tx};
+use super::Store;
+use crate::domain::ids::{InvitationId, UserId, WorkspaceId};
+use crate::domain::invitations::{unusable, Invitation, Status};
+use crate::domain::members::{check_grant, Actor, Member};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::roles::Role;
+use crate::domain::time::{now_ms, Millis};
+use crate::domain::Error;
+use crate::params;
+
+const INV_COLS: &str =
+    "i.id, i.workspace_id, i.email, i.role, i.status, i.invited_by, i.created_at, i.expires_at, i.responded_at";
+
+fn invitation_from(r: &Row, now: Millis) -> Result<Invitation, Error> {
+    let expires_at = r.int(7)?;
+    Ok(Invitation {
+        id: InvitationId::from_db(r.text(0)?),
+        workspace_id: WorkspaceId::from_db(r.text(1)?),
+        email: r.text(2)?,
+        role: Role::from_rank(r.int(3)?).ok_or_else(|| Error::Internal("bad role rank".into()))?,
+        status: Status::effective(&r.text(4)?, expires_at, now),
+        invited_by: r.opt_text(5)?,
+        created_at: r.int(6)?,
+        expires_at,
+        responded_at: r.opt_int(8)?,
+        token: None,
+    })
+}
+
+/// A pending invitation to me, with its workspace's name.
+#[derive(Debug, Clone)]
+pub struct MyInvitation {
+    pub invitation: Invitation,
+    pub workspace_name: String,
+    pub workspace_slug: String,
+}
+
+/// What accepting did.
+pub enum Accepted {
+    Joined(WorkspaceId, Member),
+    AlreadyMember(WorkspaceId, Member),
+}
+
+async fn locked_invitation(
+    tx: &mut Tx,
+    ws: &WorkspaceId,
+    id: &InvitationId,
+) -> Result<Invitation, Error> {
+    let sql = format!(
+        "SELECT {INV_COLS} FROM invitations i WHERE i.id = $1 AND i.workspace_id = $2{}",
+        tx.for_update()
+    );
+    let row = tx
+        .fetch_optional(&sql, params![id, ws])
+        .await?
+        .ok_or(Error::NotFound)?;
+    invitation_from(&row, now_ms())
+}
+
+impl Store {
+    /// Invites `email`; replaces a pending invitation to the same email.
+    pub async fn create_invitation(
+        &self,
+        ws: &WorkspaceId,
+        actor: &Actor,
+        email: &str,
+        role: Role,
+        lifetime: Millis,
+    ) -> Result<Invitation, Error> {
+        let now = now_ms();
+        let email_lower = email.to_lowercase();
+        let mut tx = self.db.begin().await?;
+        let (locked, _) = lock_workspace(&mut tx, ws).await?;
+        let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_grant(me, role)?;
+        let member = tx
+            .fetch_optional(
+                "SELECT 1 FROM memberships m JOIN users u ON u.id = m.user_id
+                 WHERE m.workspace_id = $1 AND u.email_lower = $2",
+                params![ws, &email_lower],
+            )
+            .await?;
+        if member.is_some() {
+            return Err(Error::AlreadyMember);
+        }
+        tx.execute(
+            "UPDATE invitations SET status = 'revoked', updated_at = $3
+             WHERE workspace_id = $1 AND email_lower = $2 AND status = 'pending'",
+            params![ws, &email_lower, now],
+        )
+        .await?;
+        let token = crate::auth::new_token();
+        let id = InvitationId::new();
+        let invited_by = actor.user().map(|u| u.to_string());
+        tx.execute(
+            "INSERT INTO invitations (id, workspace_id, email, email_lower, role, token_hash, status,
+                invited_by, created_at, updated_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $8, $9)",
+            params![
+                &id,
+                ws,
+                email,
+                &email_lower,
+                role.rank(),
+                crate::auth::token_hash(&token),
+                invited_by.clone(),
+                now,
+                now + lifetime
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Invitation {
+            id,
+            workspace_id: ws.clone(),
+            email: email.to_owned(),
+            role,
+            status: Status::Pending,
+            invited_by,
+            created_at: now,
+            expires_at: now + lifetime,
+            responded_at: None,
+            token: Some(token),
+        })
+    }
+
+    /// Invitations of a workspace, newest first, optionally of one status.
+    pub async fn list_invitations(
+        &self,
+        ws: &WorkspaceId,
+        status: Option<Status>,
+        page: &PageRequest,
+    ) -> Result<Page<Invitation>, Error> {
+        let now = now_ms();
+        let mut params = params![ws, now];
+        let mut conds = String::from("i.workspace_id = $1");
+        conds.push_str(match status {
+            None => "",
+            Some(Status::Pending) => " AND i.status = 'pending' AND i.expires_at > $2",
+            Some(Status::Expired) => " AND i.status = 'pending' AND i.expires_at <= $2",
+            Some(Status::Accepted) => " AND i.status = 'accepted' AND $2 = $2",
+            Some(Status::Declined) => " AND i.status = 'declined' AND $2 = $2",
+            Some(Status::Revoked) => " AND i.status = 'revoked' AND $2 = $2",
+        });
+        if status.is_none() {
+            conds.push_str(" AND $2 = $2");
+        }
+        list_page(
+            &self.db,
+            &format!("FROM invitations i WHERE {conds}"),
+            &mut params,
+            page,
+            now,
+            |r| invitation_from(r, now),
+        )
+        .await
+    }
+
+    /// Pending, unexpired invitations to `email` in live workspaces.
+    pub async fn my_invitations(
+        &self,
+        email: &str,
+        page: &PageRequest,
+    ) -> Result<Page<MyInvitation>, Error> {
+        let now = now_ms();
+        let mut params = params![email.to_lowercase(), now];
+        list_page(
+            &self.db,
+            "FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
+             WHERE i.email_lower = $1 AND i.status = 'pending' AND i.expires_at > $2
+               AND w.status <> 'deleted'",
+            &mut params,
+            page,
+            now,
+            |r| {
+                Ok(MyInvitation {
+                    invitation: invitation_from(r, now)?,
+                    workspace_name: r.text(9)?,
+                    workspace_slug: r.text(10)?,
+                })
+            },
+        )
+        .await
+    }
+
+    /// Revokes a pending (or expired) invitation; its token dies.
+    pub async fn revoke_invitation(
+        &self,
+        ws: &WorkspaceId,
+        id: &InvitationId,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let inv = locked_invitation(&mut tx, ws, id).await?;
+        match inv.status {
+            Status::Pending | Status::Expired => {}
+            Status::Revoked => return Err(Error::NotFound),
+            s => {
+                return Err(Error::Conflict(format!(
+                    "The invitation is {}; only pending invitations can be revoked.",
+                    s.as_str()
+                )))
+            }
+        }
+        tx.execute(
+            "UPDATE invitations SET status = 'revoked', updated_at = $2 WHERE id = $1",
+            params![id, now_ms()],
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+
+    /// A new token and a new expiry for a pending (or expired) invitation;
+    /// the old token dies.
+    pub async fn resend_invitation(
+        &self,
+        ws: &WorkspaceId,
+        actor: &Actor,
+        id: &InvitationId,
+        lifetime: Millis,
+    ) -> Result<Invitation, Error> {
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let (locked, _) = lock_workspace(&mut tx, ws).await?;
+        let mut inv = locked_invitation(&mut tx, ws, id).await?;
+        match inv.status {
+            Status::Pending | Status::Expired => {}
+            Status::Revoked => return Err(Error::NotFound),
+            s => {
+                return Err(Error::Conflict(format!(
+                    "The invitation is {}; only pending invitations can be resent.",
+                    s.as_str()
+                )))
+            }
+        }
+        let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor)
+            .await?
+            .ok_or(Error::NotFound)?;
+        check_grant(me, inv.role)?;
+        let token = crate::auth::new_token();
+        tx.execute(
+            "UPDATE invitations SET token_hash = $2, expires_at = $3, updated_at = $4 WHERE id = $1",
+            params![id, crate::auth::token_hash(&token), now + lifetime, now],
+        )
+        .await?;
+        tx.commit().await?;
+        inv.status = Status::Pending;
+        inv.expires_at = now + lifetime;
+        inv.token = Some(token);
+        Ok(inv)
+    }
+
+    /// Accepts with a token as `user` (whose email must match).
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        user: &UserId,
+        user_email: &str,
+    ) -> Result<Accepted, Error> {
+        let hash = crate::auth::token_hash(token);
+        // Find the workspace first, to take its lock before the
+        // invitation's (the order every membership change uses).
+        let ws = self
+            .db
+            .fetch_optional(
+                "SELECT workspace_id FROM invitations WHERE token_hash = $1",
+                params![&hash],
+            )
+            .await?
+            .ok_or(Error::NotFound)?;
+        let ws = WorkspaceId::from_db(ws.text(0)?);
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let (locked, _) = lock_workspace(&mut tx, &ws).await?;
+        let inv = usable(&mut tx, &hash, user_email, now).await?;
+        if inv.workspace_id != ws || locked.status == "deleted" {
+            return Err(Error::NotFound);
+        }
+        if locked.status == "archived" {
+            return Err(Error::WorkspaceArchived);
+        }
+        tx.execute(
+            "UPDATE invitations SET status = 'accepted', responded_at = $2, updated_at = $2 WHERE id = $1",
+            params![&inv.id, now],
+        )
+        .await?;
+        let joined = match insert_membership(
+            &mut tx,
+            &ws,
+            &locked,
+            user,
+            inv.role,
+            inv.invited_by.as_deref(),
+            now,
+        )
+        .await
+        {
+            Ok(_) => true,
+            Err(Error::AlreadyMember) => false,
+            Err(e) => return Err(e),
+        };
+        let member = member_in_tx(&mut tx, &ws, user)
+            .await?
+            .ok_or(Error::NotFound)?;
+        tx.commit().await?;
+        Ok(if joined {
+            Accepted::Joined(ws, member)
+        } else {
+            Accepted::AlreadyMember(ws, member)
+        })
+    }
+
+    /// Declines with a token as the invited user.
+    pub async fn decline_invitation(&self, token: &str, user_email: &str) -> Result<(), Error> {
+        let hash = crate::auth::token_hash(token);
+        let now = now_ms();
+        let mut tx = self.db.begin().await?;
+        let inv = usable(&mut tx, &hash, user_email, now).await?;
+        tx.execute(
+            "UPDATE invitations SET status = 'declined', responded_at = $2, updated_at = $2 WHERE id = $1",
+            params![&inv.id, now],
+        )
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
+
+/// The invitation of a token, locked, if it is pending and addressed to
+/// `email`: unknown or revoked 404, used or expired 410, someone else's 403.
+async fn usable(tx: &mut Tx, hash: &str, email: &str, now: Millis) -> Result<Invitation, Error> {
+    let sql = format!(
+        "SELECT {INV_COLS} FROM invitations i WHERE i.token_hash = $1{}",
+        tx.for_update()
+    );
+    let row = tx
+        .fetch_optional(&sql, params![hash])
+        .await?
+        .ok_or(Error::NotFound)?;
+    let inv = invitation_from(&row, now)?;
+    if let Some(e) = unusable(inv.status) {
+        return Err(e);
+    }
+    if !inv.email.eq_ignore_ascii_case(email) {
+        return Err(Error::Forbidden(
+            "This invitation was sent to another email address.".into(),
+        ));
+    }
+    Ok(inv)
+}
+
+/// One newest-first keyset page of `from` (which binds `params`).
+async fn list_page<T>(
+    db: &super::db::Db,
+    from: &str,
+    params: &mut Vec<super::db::Value>,
+    page: &PageRequest,
+    _now: Millis,
+    decode: impl Fn(&Row) -> Result<T, Error>,
+) -> Result<Page<T>, Error> {
+    let total = if page.include_total {
+        let sql = format!("SELECT COUNT(*) {from}");
+        Some(db.fetch_all(&sql, params.clone()).await?[0].int(0)?)
+    } else {
+        None
+    };
+    let mut keyset = String::new();
+    let mut offset = 0;
+    match &page.start {
+        Start::First => {}
+        Start::Offset(n) => offset = *n,
+        Start::After(c) => {
+            let CursorKey::Int(at) = c.key else {
+                return Err(Error::field(
+                    "cursor",
+                    "invalid",
+                    "is not a cursor of this list",
+                ));
+            };
+            params.push(at.into());
+            params.push(c.id.clone().into());
+            keyset = format!(
+                " AND (i.created_at, i.id) < (${}, ${})",
+                params.len() - 1,
+                params.len()
+            );
+        }
+    }
+    params.push((page.limit + 1).into());
+    params.push(offset.into());
+    let sql = format!(
+        "SELECT {INV_COLS}, {extra} {from}{keyset} ORDER BY i.created_at DESC, i.id DESC LIMIT ${} OFFSET ${}",
+        params.len() - 1,
+        params.len(),
+        extra = if from.contains("JOIN workspaces w") {
+            "w.name, w.slug"
+        } else {
+            "NULL, NULL"
+        }
+    );
+    let rows = db.fetch_all(&sql, params.clone()).await?;
+    let has_more = rows.len() as i64 > page.limit;
+    let rows = &rows[..rows.len().min(page.limit as usize)];
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some(last)) => Some(
+            Cursor {
+                key: CursorKey::Int(last.int(6)?),
+                id: last.text(0)?,
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    Ok(Page {
+        items: rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?,
+        has_more,
+        next_cursor,
+        total,
+        limit: page.limit,
+    })
+}
