@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod invitations;
 pub mod members;
 pub mod ops;

@@ -4,6 +4,7 @@
 pub mod account_deletion;
 pub mod accounts;
 pub mod db;
+pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
 pub mod members;

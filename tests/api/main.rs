@@ -3,6 +3,7 @@
 //! `WORKSPACED_TEST_DATABASE=postgres` (see scripts/test.sh).
 
 mod helpers;
+mod idempotency;
 
 mod accounts;
 mod authorization;
