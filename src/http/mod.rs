@@ -8,6 +8,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod invitations;
 pub mod members;
+pub mod metrics;
 pub mod ops;
 pub mod response;
 pub mod workspaces;
@@ -78,6 +79,7 @@ pub fn router(_state: AppState) -> Router<AppState> {
                 }
             }),
         )
+        .route("/metrics", get(metrics::metrics))
         .route(
             "/docs",
             get(|| async { axum::response::Html(include_str!("docs.html")) }),

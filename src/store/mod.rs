@@ -105,6 +105,17 @@ impl Store {
         }
     }
 
+    /// Connections (in use, idle), for the metrics.
+    pub fn pool_state(&self) -> (i64, i64) {
+        match &self.db {
+            Db::Postgres(pool) => {
+                let idle = pool.num_idle() as i64;
+                (pool.size() as i64 - idle, idle)
+            }
+            Db::Sqlite(db) => (0, db.idle_readers() as i64),
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.db.backend()
     }

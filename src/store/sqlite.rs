@@ -94,6 +94,10 @@ impl SqliteDb {
         out
     }
 
+    pub fn idle_readers(&self) -> usize {
+        self.readers.lock().expect("reader pool poisoned").len()
+    }
+
     /// The writer connection, for a single autocommit statement.
     pub async fn writer(&self) -> tokio::sync::OwnedMutexGuard<Connection> {
         self.writer.clone().lock_owned().await
