@@ -24,6 +24,7 @@ pub struct AppState {
     pub limiter: Arc<RateLimiter>,
     /// SHA-256 of the configured platform-admin token, if any.
     pub admin_token_hash: Option<String>,
+    pub metrics: Arc<http::metrics::Metrics>,
 }
 
 impl AppState {
@@ -33,6 +34,7 @@ impl AppState {
             admin_token_hash: config.admin_token.as_deref().map(crate::auth::token_hash),
             store,
             limiter,
+            metrics: Arc::default(),
             config: Arc::new(config),
         }
     }
@@ -42,10 +44,17 @@ impl AppState {
 pub fn build_router(state: AppState) -> Router {
     http::router(state.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::idempotency::idempotency,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             http::panic_response,
         ))
-        .layer(axum::middleware::from_fn(http::context::observe))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::context::observe,
+        ))
         .with_state(state)
 }
 

@@ -32,6 +32,8 @@ pub struct Config {
     pub purge_interval_seconds: u64,
     /// `json` (default) or `text`.
     pub log_format: String,
+    /// Serve `/metrics` without the platform admin token.
+    pub metrics_public: bool,
     pub sqlite: SqliteConfig,
     pub rate_limits: RateLimits,
     pub policy: Policy,
@@ -145,6 +147,7 @@ impl Default for Config {
             retention_days: 30,
             purge_interval_seconds: 60,
             log_format: "json".into(),
+            metrics_public: false,
             sqlite: SqliteConfig::default(),
             rate_limits: RateLimits::default(),
             policy: Policy::default(),
@@ -228,6 +231,9 @@ impl Config {
         if let Some(v) = get("WORKSPACED_PURGE_INTERVAL_SECONDS") {
             self.purge_interval_seconds =
                 number("WORKSPACED_PURGE_INTERVAL_SECONDS", v)?.max(1) as u64;
+        }
+        if let Some(v) = get("WORKSPACED_METRICS_PUBLIC") {
+            self.metrics_public = boolean("WORKSPACED_METRICS_PUBLIC", v)?;
         }
         if let Some(v) = get("WORKSPACED_LOG_FORMAT") {
             self.log_format = v;

@@ -107,7 +107,7 @@ impl PageRequest {
                 }
             },
             (None, Some(o)) => match o.parse::<i64>() {
-                Ok(n) if n >= 0 && n <= 1_000_000_000 => Start::Offset(n),
+                Ok(n) if (0..=1_000_000_000).contains(&n) => Start::Offset(n),
                 _ => {
                     errors.push(FieldError::new(
                         "offset",

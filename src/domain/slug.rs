@@ -55,7 +55,7 @@ pub struct Slug(String);
 impl Slug {
     pub fn parse(field: &str, s: &str) -> Result<Slug, FieldError> {
         let n = s.len();
-        if n < MIN_LEN || n > MAX_LEN {
+        if !(MIN_LEN..=MAX_LEN).contains(&n) {
             return Err(FieldError::new(field, "invalid", "must be 2-50 characters"));
         }
         let ok_chars = s

@@ -4,11 +4,12 @@
 use std::cell::RefCell;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::app::AppState;
 use crate::domain::error::RateInfo;
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -47,7 +48,7 @@ fn valid_request_id(v: &HeaderValue) -> Option<String> {
 
 /// Request id, rate-limit headers, and one structured log line per request.
 /// Logs carry the route template, never query strings or headers (tokens).
-pub async fn observe(req: Request, next: Next) -> Response {
+pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = req
         .headers()
         .get(&REQUEST_ID)
@@ -85,7 +86,11 @@ pub async fn observe(req: Request, next: Next) -> Response {
         }
     }
     let status = resp.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    state
+        .metrics
+        .observe(method.as_str(), &route, status, elapsed);
+    let latency_ms = elapsed * 1000.0;
     if status >= 500 {
         tracing::error!(%request_id, %method, %route, status, latency_ms, "request failed");
     } else {

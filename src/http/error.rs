@@ -54,8 +54,10 @@ codes! {
     Conflict => (409, "conflict", "Conflict"),
     Gone => (410, "gone", "Gone"),
     VersionMismatch => (412, "version_mismatch", "Version mismatch"),
+    IdempotencyKeyInUse => (409, "idempotency_key_in_use", "Idempotency key in use"),
     PayloadTooLarge => (413, "payload_too_large", "Payload too large"),
     UnsupportedMediaType => (415, "unsupported_media_type", "Unsupported media type"),
+    IdempotencyKeyReused => (422, "idempotency_key_reused", "Idempotency key reused"),
     RateLimited => (429, "rate_limited", "Too many requests"),
     Internal => (500, "internal", "Internal error"),
 }

@@ -5,9 +5,11 @@ pub mod accounts;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
 pub mod members;
+pub mod metrics;
 pub mod ops;
 pub mod org_members;
 pub mod organizations;
@@ -81,6 +83,11 @@ pub fn router(_state: AppState) -> Router<AppState> {
                     )
                 }
             }),
+        )
+        .route("/metrics", get(metrics::metrics))
+        .route(
+            "/docs",
+            get(|| async { axum::response::Html(include_str!("docs.html")) }),
         )
         .fallback(|| async { ApiError::new(Code::NotFound, "No such route.") })
         .method_not_allowed_fallback(|| async {

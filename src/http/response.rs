@@ -40,7 +40,28 @@ impl<T> ListResponse<T> {
 
 impl<T: Serialize> IntoResponse for ListResponse<T> {
     fn into_response(self) -> Response {
-        axum::Json(self).into_response()
+        json(StatusCode::OK, &self, 1024 * (self.data.len() + 1))
+    }
+}
+
+/// Serializes into a buffer sized for the body at once (`axum::Json`
+/// starts at 128 bytes and regrows several times for a workspace).
+pub fn json<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
+    let mut buf = Vec::with_capacity(capacity);
+    match serde_json::to_writer(&mut buf, body) {
+        Ok(()) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            buf,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "response did not serialize");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
     }
 }
 
@@ -70,7 +91,7 @@ impl<T> Versioned<T> {
 
 impl<T: Serialize> IntoResponse for Versioned<T> {
     fn into_response(self) -> Response {
-        let mut resp = (self.status, axum::Json(self.body)).into_response();
+        let mut resp = json(self.status, &self.body, 1024);
         if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", self.version)) {
             resp.headers_mut().insert(header::ETAG, v);
         }

@@ -1,5 +1,5 @@
 //! Flushes the locally counted `requests` to the shared counters, and drops
-//! counter windows that ended long ago.
+//! counter windows and idempotency keys that ended long ago.
 
 use tokio_util::sync::CancellationToken;
 
@@ -20,6 +20,9 @@ pub async fn run(state: AppState, stop: CancellationToken) {
             // The longest configured window is far below a day.
             if let Err(e) = state.store.prune_counters(now_ms() - 2 * DAY).await {
                 tracing::warn!(error = %e, "could not prune rate counters");
+            }
+            if let Err(e) = state.store.prune_idempotency_keys(now_ms()).await {
+                tracing::warn!(error = %e, "could not prune idempotency keys");
             }
         }
     }

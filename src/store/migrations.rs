@@ -13,6 +13,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0002_members.sql",
         include_str!("../../migrations/sqlite/0002_members.sql"),
     ),
+    (
+        "0004_idempotency.sql",
+        include_str!("../../migrations/sqlite/0004_idempotency.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

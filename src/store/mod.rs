@@ -4,6 +4,7 @@
 pub mod account_deletion;
 pub mod accounts;
 pub mod db;
+pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
 pub mod members;
@@ -34,7 +35,7 @@ pub struct Store {
 #[derive(Clone)]
 enum Origin {
     Sqlite(std::path::PathBuf, sqlite::Synchronous),
-    Postgres(PgConnectOptions, u32),
+    Postgres(Box<PgConnectOptions>, u32),
 }
 
 impl Store {
@@ -84,7 +85,7 @@ impl Store {
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
         Ok(Store {
             db: Db::Postgres(pool),
-            origin: Origin::Postgres(opts, max_conns),
+            origin: Origin::Postgres(Box::new(opts), max_conns),
         })
     }
 
@@ -99,9 +100,20 @@ impl Store {
                     origin: self.origin.clone(),
                 }
             }
-            Origin::Postgres(opts, n) => Store::connect_postgres(opts.clone(), *n)
+            Origin::Postgres(opts, n) => Store::connect_postgres((**opts).clone(), *n)
                 .await
                 .expect("reconnect postgres"),
+        }
+    }
+
+    /// Connections (in use, idle), for the metrics.
+    pub fn pool_state(&self) -> (i64, i64) {
+        match &self.db {
+            Db::Postgres(pool) => {
+                let idle = pool.num_idle() as i64;
+                (pool.size() as i64 - idle, idle)
+            }
+            Db::Sqlite(db) => (0, db.idle_readers() as i64),
         }
     }
 

@@ -94,6 +94,10 @@ impl SqliteDb {
         out
     }
 
+    pub fn idle_readers(&self) -> usize {
+        self.readers.lock().expect("reader pool poisoned").len()
+    }
+
     /// The writer connection, for a single autocommit statement.
     pub async fn writer(&self) -> tokio::sync::OwnedMutexGuard<Connection> {
         self.writer.clone().lock_owned().await
@@ -178,18 +182,28 @@ impl ToSql for Value {
 }
 
 /// `$1` -> `?1`: SQLite numbers `$name` parameters by first appearance, `?N`
-/// by N, which is what the shared SQL means.
-fn rewrite_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            out.push('?');
-        } else {
-            out.push(c);
+/// by N, which is what the shared SQL means. Runs on every query, so it
+/// copies whole runs between `$` signs instead of walking characters.
+fn rewrite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = sql.as_bytes();
+    let mut out: Option<Vec<u8>> = None;
+    let mut last = 0;
+    for (i, _) in sql.match_indices('$') {
+        if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len()));
+            buf.extend_from_slice(&bytes[last..i]);
+            buf.push(b'?');
+            last = i + 1;
         }
     }
-    out
+    match out {
+        None => std::borrow::Cow::Borrowed(sql),
+        Some(mut buf) => {
+            buf.extend_from_slice(&bytes[last..]);
+            // Only ASCII `$` bytes were replaced by ASCII `?`.
+            std::borrow::Cow::Owned(String::from_utf8(buf).expect("still UTF-8"))
+        }
+    }
 }
 
 fn map_err(e: rusqlite::Error) -> DbError {
@@ -243,7 +257,10 @@ pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>,
                 ValueRef::Null => Value::NullText,
                 ValueRef::Integer(v) => Value::Int(v),
                 ValueRef::Real(v) => Value::Int(v as i64),
-                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
+                    Ok(s) => s.to_owned(),
+                    Err(_) => String::from_utf8_lossy(t).into_owned(),
+                }),
                 ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
             });
         }

@@ -403,22 +403,29 @@ impl Store {
         let inner_limit = p.bind(offset + page.limit + 1);
         let outer_limit = p.bind(page.limit + 1);
         let outer_offset = p.bind(offset);
+        // The union carries only ids and sort keys; the page's full rows are
+        // joined once at the end, so no wide row is copied or sorted twice.
         let sql = format!(
-            "SELECT * FROM (
-               SELECT * FROM (
-                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole, {k1} AS sort_key
+            "SELECT {WS_COLS}, m.role, om.role, k.sort_key FROM (
+               SELECT id, sort_key FROM (
+                 SELECT w.id AS id, {k1} AS sort_key
                  FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
                  LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
                  WHERE m.user_id = {uid} AND {common}{keyset1}
                  ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
                UNION
-               SELECT * FROM (
-                 SELECT {WS_COLS}, m.role AS drole, om.role AS orole, {k2} AS sort_key
+               SELECT id, sort_key FROM (
+                 SELECT w.id AS id, {k2} AS sort_key
                  FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
                  LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
                  WHERE om.user_id = {uid} AND {common}{keyset2}
                  ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
-             ) AS x ORDER BY x.sort_key {dir}, x.id {dir} LIMIT {outer_limit} OFFSET {outer_offset}"
+               ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}
+             ) AS k
+             JOIN workspaces w ON w.id = k.id
+             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {uid}
+             LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = {uid}
+             ORDER BY k.sort_key {dir}, k.id {dir}"
         );
         let rows = self.db.fetch_all(&sql, p.0).await?;
         let has_more = rows.len() as i64 > page.limit;

@@ -65,7 +65,7 @@ async fn deep_nesting_is_refused_before_parsing() {
     let deep = format!(
         "{{\"name\":\"Deep\",\"metadata\":{}{}}}",
         "{\"a\":".repeat(40),
-        format!("1{}", "}".repeat(40))
+        "1".to_owned() + &"}".repeat(40)
     );
     let r = app
         .raw(raw_post(

@@ -103,8 +103,10 @@ impl Actor {
 /// Test defaults: the real configuration, with the creation limits raised
 /// so stories can create what they need (the limit tests lower them again).
 pub fn test_config(dir: &std::path::Path) -> Config {
-    let mut cfg = Config::default();
-    cfg.data_dir = dir.to_owned();
+    let mut cfg = Config {
+        data_dir: dir.to_owned(),
+        ..Config::default()
+    };
     cfg.admin_token = Some(ADMIN_TOKEN.into());
     cfg.rate_limits.workspace_create = RateSpec::parse("1000/1h").unwrap();
     cfg.rate_limits.organization_create = RateSpec::parse("1000/1h").unwrap();

@@ -3,6 +3,7 @@
 //! `WORKSPACED_TEST_DATABASE=postgres` (see scripts/test.sh).
 
 mod helpers;
+mod idempotency;
 
 mod accounts;
 mod authorization;
@@ -12,5 +13,6 @@ mod join_codes;
 mod members;
 mod ops;
 mod organizations;
+mod process;
 mod rate_limits;
 mod workspaces;

@@ -90,6 +90,48 @@ async fn openapi_documents_every_route() {
 }
 
 #[tokio::test]
+async fn the_reference_page_needs_no_token_and_no_network() {
+    let app = TestApp::spawn().await;
+    let r = app.call("GET", "/docs", None, None).await;
+    r.assert(200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("/openapi.json"));
+    assert!(!r.text.contains("https://"), "the page must work offline");
+}
+
+#[tokio::test]
+async fn metrics_are_for_the_platform_admin() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    app.get("/v1/me", &ada.token).await.assert(200);
+    app.call("GET", "/metrics", None, None)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/metrics", &ada.token)
+        .await
+        .assert_problem(403, "forbidden");
+    let r = app.get("/metrics", ADMIN_TOKEN).await;
+    r.assert(200);
+    assert!(
+        r.text.contains(
+            r#"workspaced_http_requests_total{method="GET",route="/v1/me",status="200"} 1"#
+        ),
+        "{}",
+        r.text
+    );
+    assert!(r
+        .text
+        .contains("workspaced_http_request_duration_seconds_bucket"));
+    assert!(r.text.contains("workspaced_db_connections"));
+}
+
+#[tokio::test]
+async fn metrics_can_be_public_by_configuration() {
+    let app = TestApp::spawn_with(|c| c.metrics_public = true).await;
+    app.call("GET", "/metrics", None, None).await.assert(200);
+}
+
+#[tokio::test]
 async fn unknown_routes_and_methods_are_problems() {
     let app = TestApp::spawn().await;
     app.call("GET", "/v1/nothing-here", None, None)

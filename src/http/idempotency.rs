@@ -1,0 +1,161 @@
+//! `Idempotency-Key` (SPEC §1): the first response to a (caller, key) is kept
+//! for 24 hours; a repeat of the same request (method, path, body) replays it
+//! with `Idempotent-Replayed: true`; the same key on a different request is
+//! 422 `idempotency_key_reused`; a repeat while the first still runs is 409
+//! `idempotency_key_in_use`.
+//!
+//! The caller is the bearer token (its hash): two tokens of one user are two
+//! callers. Answers that did not really run the request (401, 429, 5xx) are
+//! not kept, so a retry runs afresh.
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, Code};
+use super::extract::bearer;
+use crate::app::{AppState, MAX_BODY_BYTES};
+use crate::domain::time::{now_ms, DAY};
+use crate::store::idempotency::Claim;
+
+pub static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+pub static REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Response headers that are part of a kept answer.
+const KEPT_HEADERS: [&str; 3] = ["content-type", "etag", "location"];
+
+/// Largest response body kept for replay.
+const MAX_KEPT_BODY: usize = 4 * 1024 * 1024;
+
+fn request_hash(method: &Method, uri: &axum::http::Uri, body: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_str().as_bytes());
+    h.update(b"\n");
+    h.update(
+        uri.path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/")
+            .as_bytes(),
+    );
+    h.update(b"\n");
+    h.update(body);
+    hex::encode(h.finalize())
+}
+
+fn valid_key(v: &HeaderValue) -> Option<&str> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
+}
+
+pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let writes = matches!(
+        *req.method(),
+        Method::POST | Method::PATCH | Method::PUT | Method::DELETE
+    );
+    let Some(raw_key) = req.headers().get(&IDEMPOTENCY_KEY).filter(|_| writes) else {
+        return next.run(req).await;
+    };
+    let Some(key) = valid_key(raw_key).map(str::to_owned) else {
+        return ApiError::param("Idempotency-Key", "must be 1-255 visible ASCII characters")
+            .into_response();
+    };
+    let Some(caller) = bearer(req.headers()).map(crate::auth::token_hash) else {
+        // No token: the route answers 401 and there is nothing to keep.
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY_BYTES).await else {
+        return ApiError::new(Code::PayloadTooLarge, "The body is larger than 1 MiB.")
+            .into_response();
+    };
+    let hash = request_hash(&parts.method, &parts.uri, &bytes);
+    let claim = state
+        .store
+        .claim_idempotency_key(&caller, &key, &hash, now_ms(), DAY)
+        .await;
+    match claim {
+        Err(e) => ApiError::from(e).into_response(),
+        Ok(Claim::Done { request_hash, .. } | Claim::InProgress { request_hash })
+            if request_hash != hash =>
+        {
+            ApiError::new(
+                Code::IdempotencyKeyReused,
+                "This Idempotency-Key was used for a different request; use a new key.",
+            )
+            .into_response()
+        }
+        Ok(Claim::InProgress { .. }) => ApiError::new(
+            Code::IdempotencyKeyInUse,
+            "The first request with this Idempotency-Key is still running; retry shortly.",
+        )
+        .into_response(),
+        Ok(Claim::Done {
+            status,
+            headers,
+            body,
+            ..
+        }) => replay(status, &headers, body),
+        Ok(Claim::Claimed) => {
+            let resp = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            keep(&state, &caller, &key, resp).await
+        }
+    }
+}
+
+/// Stores the answer of a claimed key (or releases the key), and returns it.
+async fn keep(state: &AppState, caller: &str, key: &str, resp: Response) -> Response {
+    let status = resp.status();
+    let not_run = status.is_server_error()
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::TOO_MANY_REQUESTS;
+    if not_run {
+        if let Err(e) = state.store.release_idempotency_key(caller, key).await {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_KEPT_BODY).await else {
+        let _ = state.store.release_idempotency_key(caller, key).await;
+        return ApiError::new(Code::Internal, "The response could not be kept.").into_response();
+    };
+    let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let v = parts.headers.get(*name)?.to_str().ok()?;
+            Some(((*name).to_owned(), serde_json::Value::String(v.to_owned())))
+        })
+        .collect();
+    let headers = serde_json::Value::Object(kept).to_string();
+    if let Err(e) = state
+        .store
+        .finish_idempotent(caller, key, status.as_u16(), &headers, &bytes)
+        .await
+    {
+        tracing::warn!(error = %e, "could not keep an idempotent response");
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(status: u16, headers: &str, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let kept: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(headers).unwrap_or_default();
+    let h: &mut HeaderMap = resp.headers_mut();
+    for (name, value) in kept {
+        if let (Ok(n), Some(Ok(v))) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            value.as_str().map(HeaderValue::from_str),
+        ) {
+            h.insert(n, v);
+        }
+    }
+    h.insert(&REPLAYED, HeaderValue::from_static("true"));
+    resp
+}

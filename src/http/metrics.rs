@@ -1,0 +1,150 @@
+//! `GET /metrics` in the Prometheus text format: requests and latency by
+//! route and status, database connections. Platform admin only, unless
+//! `metrics_public = true` (a scraper on a private network).
+
+use std::sync::Mutex;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use super::error::{ApiError, Code};
+use crate::app::AppState;
+use crate::domain::account::TokenKind;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: String,
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    pub method: String,
+    pub route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PoolLabels {
+    pub state: &'static str,
+}
+
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    pool: Family<PoolLabels, Gauge>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new([
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ])
+        });
+        let pool = Family::<PoolLabels, Gauge>::default();
+        let mut registry = Registry::with_prefix("workspaced");
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "db_connections",
+            "Database connections by state",
+            pool.clone(),
+        );
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            latency,
+            pool,
+        }
+    }
+}
+
+impl Metrics {
+    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        // Label values must stay a small set: unknown methods fold into one.
+        let method = match method {
+            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method,
+            _ => "OTHER",
+        };
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+/// Prometheus metrics (platform admin token, or public by configuration).
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    if !state.config.metrics_public {
+        let token =
+            super::extract::bearer(&headers).ok_or(crate::domain::Error::Unauthenticated)?;
+        let hash = crate::auth::token_hash(token);
+        let admin = state.admin_token_hash.as_deref() == Some(hash.as_str())
+            || state
+                .store
+                .authenticate(&hash, crate::domain::time::now_ms())
+                .await?
+                .is_some_and(|a| a.token.kind == TokenKind::Admin);
+        if !admin {
+            return Err(ApiError::new(
+                Code::Forbidden,
+                "Metrics need the platform admin token.",
+            ));
+        }
+    }
+    let (in_use, idle) = state.store.pool_state();
+    state
+        .metrics
+        .pool
+        .get_or_create(&PoolLabels { state: "in_use" })
+        .set(in_use);
+    state
+        .metrics
+        .pool
+        .get_or_create(&PoolLabels { state: "idle" })
+        .set(idle);
+    let mut out = String::new();
+    prometheus_client::encoding::text::encode(
+        &mut out,
+        &state.metrics.registry.lock().expect("registry"),
+    )
+    .map_err(|e| crate::domain::Error::Internal(e.to_string()))?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response())
+}

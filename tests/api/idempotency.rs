@@ -1,0 +1,239 @@
+//! Idempotency-Key: replay, reuse, in-use, scope.
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn a_repeated_create_is_replayed_not_repeated() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let key = [("idempotency-key", "create-42")];
+    let body = json!({"name": "Once Only"});
+    let first = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    first.assert(201);
+    assert!(first.header("idempotent-replayed").is_none());
+    let again = app
+        .call_with("POST", "/v1/workspaces", Some(&ada.token), Some(body), &key)
+        .await;
+    again.assert(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body, first.body);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(again.header("location"), first.header("location"));
+    let list = app
+        .get("/v1/workspaces?include_total=true", &ada.token)
+        .await;
+    assert_eq!(
+        list.body["meta"]["total"], 1,
+        "the workspace was created once"
+    );
+}
+
+#[tokio::test]
+async fn the_same_key_on_another_request_is_refused() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let key = [("idempotency-key", "k1")];
+    app.call_with(
+        "POST",
+        "/v1/workspaces",
+        Some(&ada.token),
+        Some(json!({"name": "First"})),
+        &key,
+    )
+    .await
+    .assert(201);
+    let other = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "Second"})),
+            &key,
+        )
+        .await;
+    other.assert_problem(422, "idempotency_key_reused");
+    let other_path = app
+        .call_with(
+            "PATCH",
+            "/v1/me",
+            Some(&ada.token),
+            Some(json!({"name": "First"})),
+            &key,
+        )
+        .await;
+    other_path.assert_problem(422, "idempotency_key_reused");
+}
+
+#[tokio::test]
+async fn errors_the_client_caused_are_kept_too() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let key = [("idempotency-key", "bad-one")];
+    let first = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "x"})),
+            &key,
+        )
+        .await;
+    first.assert_problem(400, "validation_failed");
+    let again = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "x"})),
+            &key,
+        )
+        .await;
+    again.assert_problem(400, "validation_failed");
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let bob = app.signup("Bob").await;
+    let key = [("idempotency-key", "shared-key")];
+    let a = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "Mine"})),
+            &key,
+        )
+        .await;
+    let b = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&bob.token),
+            Some(json!({"name": "Mine"})),
+            &key,
+        )
+        .await;
+    a.assert(201);
+    b.assert(201);
+    assert!(b.header("idempotent-replayed").is_none());
+    assert_ne!(a.body["id"], b.body["id"]);
+}
+
+#[tokio::test]
+async fn racing_repeats_create_once() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let calls = (0..10).map(|_| {
+        let (app, token) = (&app, ada.token.clone());
+        async move {
+            app.call_with(
+                "POST",
+                "/v1/workspaces",
+                Some(&token),
+                Some(json!({"name": "Raced"})),
+                &[("idempotency-key", "race")],
+            )
+            .await
+        }
+    });
+    let results = futures_util::future::join_all(calls).await;
+    for r in &results {
+        assert!(
+            r.status == 201 || (r.status == 409 && r.code() == "idempotency_key_in_use"),
+            "{} {}",
+            r.status,
+            r.text
+        );
+    }
+    let ids: std::collections::HashSet<_> = results
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.body["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1, "every 201 is the same workspace");
+    let list = app
+        .get("/v1/workspaces?include_total=true", &ada.token)
+        .await;
+    assert_eq!(list.body["meta"]["total"], 1);
+}
+
+#[tokio::test]
+async fn unauthenticated_and_rate_limited_answers_are_not_kept() {
+    let app = TestApp::spawn_with(|c| {
+        c.rate_limits.workspace_create = workspaced::config::RateSpec::parse("1/1h").unwrap()
+    })
+    .await;
+    let ada = app.signup("Ada").await;
+    let key = [("idempotency-key", "retry-me")];
+    app.post(
+        "/v1/workspaces",
+        &ada.token,
+        json!({"name": "Uses The Quota"}),
+    )
+    .await
+    .assert(201);
+    let limited = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "Later"})),
+            &key,
+        )
+        .await;
+    limited.assert_problem(429, "rate_limited");
+    // A different body with the same key is fine: the 429 was not kept.
+    let again = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "Other"})),
+            &key,
+        )
+        .await;
+    again.assert_problem(429, "rate_limited");
+    assert!(again.header("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn malformed_keys_are_refused_and_reads_ignore_keys() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let long = "k".repeat(256);
+    let r = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(json!({"name": "Keyed"})),
+            &[("idempotency-key", &long)],
+        )
+        .await;
+    r.assert_problem(400, "invalid_parameter");
+    assert_eq!(r.fields(), vec!["Idempotency-Key"]);
+    let get = app
+        .call_with(
+            "GET",
+            "/v1/me",
+            Some(&ada.token),
+            None,
+            &[("idempotency-key", "g")],
+        )
+        .await;
+    get.assert(200);
+    assert!(get.header("idempotent-replayed").is_none());
+}
