@@ -2,11 +2,17 @@
 //! edge, call the store with domain values, and shape the response.
 
 pub mod accounts;
+pub mod admin;
+pub mod bridges;
+pub mod codebases;
 pub mod context;
 pub mod error;
 pub mod extract;
+pub mod logos;
 pub mod ops;
+pub mod projects;
 pub mod response;
+pub mod settings;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -54,6 +60,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(ops::routes())
         .merge(accounts::routes())
         .merge(workspaces::routes())
+        .merge(settings::routes())
+        .merge(projects::routes())
+        .merge(codebases::routes())
+        .merge(bridges::routes())
+        .merge(logos::routes())
+        .merge(admin::routes())
         .split_for_parts()
 }
 

@@ -9,7 +9,8 @@ use crate::params;
 
 impl Store {
     /// Adds a user to a workspace and counts it in `member_count`, in one
-    /// transaction. An existing member is 409 `already_member`.
+    /// transaction. An existing member is 409 `already_member`; a full plan
+    /// is 403 `plan_limit` (see [`super::plans::check_member_limit`]).
     pub async fn add_member(
         &self,
         workspace: &WorkspaceId,
@@ -20,6 +21,18 @@ impl Store {
         let now = now_ms();
         let id = MembershipId::new();
         let mut tx = self.db.begin().await?;
+        // An existing member is told so even when the plan is full; the
+        // unique index still decides races.
+        let existing = tx
+            .fetch_optional(
+                "SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2",
+                params![workspace, user],
+            )
+            .await?;
+        if existing.is_some() {
+            return Err(Error::AlreadyMember);
+        }
+        super::plans::check_member_limit(&mut tx, workspace, &self.plans()).await?;
         let r = tx
             .execute(
                 "INSERT INTO memberships (id, workspace_id, user_id, role, ws_created_at, invited_by, created_at)

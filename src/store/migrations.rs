@@ -4,10 +4,16 @@
 use rusqlite_migration::{Migrations, M};
 
 /// The SQLite migrations, in order. Add a file to both trees and a line here.
-pub const SQLITE: &[(&str, &str)] = &[(
-    "0001_core.sql",
-    include_str!("../../migrations/sqlite/0001_core.sql"),
-)];
+pub const SQLITE: &[(&str, &str)] = &[
+    (
+        "0001_core.sql",
+        include_str!("../../migrations/sqlite/0001_core.sql"),
+    ),
+    (
+        "0003_config.sql",
+        include_str!("../../migrations/sqlite/0003_config.sql"),
+    ),
+];
 
 pub fn sqlite_migrations() -> Migrations<'static> {
     Migrations::new(SQLITE.iter().map(|(_, sql)| M::up(sql)).collect())
