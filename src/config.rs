@@ -438,4 +438,59 @@ mod tests {
             [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
         assert!(Config::load(None, &env, &Overrides::default()).is_err());
     }
+
+    #[test]
+    fn plans_providers_and_the_template_load_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            r#"
+providers = ["openai", "local-llm"]
+
+[plans.team]
+trial_days = 30
+limits = { max_members = 50, max_projects = 20 }
+
+[plans.free]
+limits = { max_members = 5 }
+
+[template]
+providers = ["openai"]
+settings = { theme = "dark", notifications = { email = true } }
+
+[[template.bridges]]
+kind = "notion"
+name = "Wiki"
+config = { space = "eng" }
+"#,
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &HashMap::new(), &Overrides::default()).unwrap();
+        assert_eq!(cfg.providers, ["openai", "local-llm"]);
+        assert_eq!(cfg.plans.limits("team").max_members, Some(50));
+        assert_eq!(cfg.plans.get("team").unwrap().trial_days, Some(30));
+        assert_eq!(cfg.plans.limits("free").max_members, Some(5));
+        assert_eq!(cfg.plans.limits("free").max_projects, None);
+        assert_eq!(cfg.plans.limits("pro").max_members, Some(1000));
+        assert_eq!(cfg.template.settings["theme"], "dark");
+        assert_eq!(cfg.template.bridges[0].kind, "notion");
+        assert!(cfg.template.bridges[0].enabled);
+
+        for bad in [
+            "[template]\nproviders = [\"skynet\"]\n",
+            "[template]\nsettings = { theme = \"neon\" }\n",
+            "[template]\nsettings = { default_project_id = \"prj_x\" }\n",
+            "[[template.bridges]]\nkind = \"slack\"\nname = \"x\"\n",
+            "[plans.x]\nlimits = { max_members = -1 }\n",
+            "[plans.x]\nlimits = { max_seats = 1 }\n",
+            "providers = [\"Open AI\"]\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(
+                Config::load(Some(&file), &HashMap::new(), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
+    }
 }

@@ -101,6 +101,22 @@ impl Store {
         Ok(w)
     }
 
+    /// Deletes logos no workspace points to (after purges, whose cascades
+    /// do not see the logos table). Idempotent; safe on every replica.
+    pub async fn collect_orphan_logos(&self) -> Result<u64, Error> {
+        let mut tx = self.db.begin().await?;
+        lock_logos(&mut tx).await?;
+        let n = tx
+            .execute(
+                "DELETE FROM logos WHERE NOT EXISTS
+                   (SELECT 1 FROM workspaces w WHERE w.logo_key = logos.key)",
+                vec![],
+            )
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     pub async fn logo(&self, key: &str) -> Result<Option<Logo>, Error> {
         let row = self
             .db

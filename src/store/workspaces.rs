@@ -681,23 +681,31 @@ impl Store {
 
     /// Deletes a workspace and everything in it (foreign keys cascade).
     pub async fn purge_workspace(&self, id: &WorkspaceId) -> Result<bool, Error> {
-        Ok(self
+        let purged = self
             .db
             .execute("DELETE FROM workspaces WHERE id = $1", params![id])
             .await?
-            > 0)
+            > 0;
+        if purged {
+            self.collect_orphan_logos().await?;
+        }
+        Ok(purged)
     }
 
     /// Purges up to `batch` workspaces whose `purge_at` has passed.
     pub async fn purge_due(&self, now: Millis, batch: i64) -> Result<u64, Error> {
-        Ok(self
+        let purged = self
             .db
             .execute(
                 "DELETE FROM workspaces WHERE id IN (
                    SELECT id FROM workspaces WHERE status = 'deleted' AND purge_at <= $1 LIMIT $2)",
                 params![now, batch],
             )
-            .await?)
+            .await?;
+        if purged > 0 {
+            self.collect_orphan_logos().await?;
+        }
+        Ok(purged)
     }
 }
 

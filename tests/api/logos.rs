@@ -188,3 +188,33 @@ async fn only_admins_change_logos_and_archived_workspaces_refuse() {
         .await
         .assert_problem(409, "workspace_archived");
 }
+
+#[tokio::test]
+async fn purging_a_workspace_frees_its_logo() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Gone").await;
+    let r = upload(&app, &ws, &ada.token, PNG.to_vec(), &[]).await;
+    let url = r.body["logo_url"].as_str().unwrap().to_owned();
+    app.delete(
+        &format!("/v1/workspaces/{}", ws["id"].as_str().unwrap()),
+        &ada.token,
+    )
+    .await
+    .assert(200);
+    // Soft-deleted: still restorable, so the logo stays.
+    fetch(&app, &url, &[]).await.0.assert(200);
+    app.delete(
+        &format!(
+            "/v1/workspaces/{}?permanent=true",
+            ws["id"].as_str().unwrap()
+        ),
+        &ada.token,
+    )
+    .await
+    .assert(200);
+    fetch(&app, &url, &[])
+        .await
+        .0
+        .assert_problem(404, "not_found");
+}
