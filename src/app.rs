@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::crypto::Cipher;
 use crate::http;
 use crate::limits::RateLimiter;
 use crate::store::Store;
@@ -25,18 +26,31 @@ pub struct AppState {
     /// SHA-256 of the configured platform-admin token, if any.
     pub admin_token_hash: Option<String>,
     pub metrics: Arc<http::metrics::Metrics>,
+    /// Seals secrets (bridge credentials) under the server key.
+    pub cipher: Cipher,
 }
 
 impl AppState {
+    /// Builds the state; panics if the server key cannot be loaded (use
+    /// [`AppState::try_new`] to report that instead).
     pub fn new(store: Store, config: Config) -> AppState {
+        AppState::try_new(store, config).expect("server secret key")
+    }
+
+    /// Loads the server key (`secret_key` or `data_dir/secret.key`,
+    /// generated on first start) and hands the configured plans to the store.
+    pub fn try_new(store: Store, config: Config) -> Result<AppState, String> {
+        let cipher = Cipher::load(&config)?;
+        store.set_plans(config.plans.clone());
         let limiter = Arc::new(RateLimiter::new(store.clone(), config.rate_limits.clone()));
-        AppState {
+        Ok(AppState {
             admin_token_hash: config.admin_token.as_deref().map(crate::auth::token_hash),
             store,
             limiter,
             metrics: Arc::default(),
             config: Arc::new(config),
-        }
+            cipher,
+        })
     }
 }
 
@@ -75,7 +89,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let listener = TcpListener::bind(&config.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
-    let state = AppState::new(store, config);
+    let state = AppState::try_new(store, config).map_err(|e| format!("secret key: {e}"))?;
     let stop = CancellationToken::new();
     let jobs = spawn_jobs(&state, stop.clone());
     let app = build_router(state.clone());

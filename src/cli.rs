@@ -58,6 +58,14 @@ enum AdminCommand {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
+    /// Put a workspace on a plan (one of the configured plans).
+    SetPlan {
+        /// Workspace id or slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        plan: String,
+    },
     /// Create a user account (the password is read from WORKSPACED_PASSWORD or stdin).
     CreateUser {
         #[arg(long)]
@@ -172,6 +180,34 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<(), String> {
                 .map_err(|e| e.to_string())?;
             eprintln!("created {} token {} (shown once):", kind.as_str(), t.id);
             println!("{secret}");
+            Ok(())
+        }
+        AdminCommand::SetPlan { workspace, plan } => {
+            let ws = store
+                .workspace_for(&workspace, None)
+                .await
+                .map_err(|e| e.to_string())?
+                .filter(|w| w.status != crate::domain::workspace::Status::Deleted)
+                .ok_or_else(|| format!("no workspace '{workspace}'"))?;
+            let ws = store
+                .set_plan(&ws.id, plan.trim())
+                .await
+                .map_err(|e| match e {
+                    crate::domain::Error::Validation(errors) => errors
+                        .into_iter()
+                        .map(|e| format!("{}: {}", e.field, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                    other => other.to_string(),
+                })?;
+            println!(
+                "{} is on plan {}{}",
+                ws.slug,
+                ws.plan,
+                crate::domain::time::format_opt(ws.trial_ends_at)
+                    .map(|t| format!(" (trial ends {t})"))
+                    .unwrap_or_default()
+            );
             Ok(())
         }
         AdminCommand::CreateUser { email, name } => {

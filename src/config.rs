@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::domain::plans::Plans;
 use crate::store::sqlite::Synchronous;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,6 +38,37 @@ pub struct Config {
     pub sqlite: SqliteConfig,
     pub rate_limits: RateLimits,
     pub policy: Policy,
+    /// AI providers a workspace may choose from.
+    pub providers: Vec<String>,
+    /// `[plans.<name>]` tables; `free` and `pro` are built in.
+    pub plans: Plans,
+    /// What every new workspace starts with.
+    pub template: Template,
+}
+
+/// `[template]`: default settings, providers and bridges of new workspaces.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Template {
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    pub providers: Vec<String>,
+    pub bridges: Vec<TemplateBridge>,
+}
+
+/// `[[template.bridges]]`: a bridge without credentials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateBridge {
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub config: serde_json::Map<String, serde_json::Value>,
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -151,6 +183,12 @@ impl Default for Config {
             sqlite: SqliteConfig::default(),
             rate_limits: RateLimits::default(),
             policy: Policy::default(),
+            providers: crate::domain::providers::DEFAULT
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            plans: Plans::default(),
+            template: Template::default(),
         }
     }
 }
@@ -179,6 +217,7 @@ impl Config {
             }
             None => Config::default(),
         };
+        cfg.plans.add_builtins();
         cfg.apply_env(env)?;
         if let Some(v) = &flags.listen {
             cfg.listen = v.clone();
@@ -234,6 +273,13 @@ impl Config {
         }
         if let Some(v) = get("WORKSPACED_METRICS_PUBLIC") {
             self.metrics_public = boolean("WORKSPACED_METRICS_PUBLIC", v)?;
+        }
+        if let Some(v) = get("WORKSPACED_PROVIDERS") {
+            self.providers = v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect();
         }
         if let Some(v) = get("WORKSPACED_LOG_FORMAT") {
             self.log_format = v;
@@ -299,6 +345,40 @@ impl Config {
         if !matches!(self.log_format.as_str(), "json" | "text") {
             return Err("log_format must be json or text".into());
         }
+        self.validate_configuration_parts()
+    }
+
+    /// Providers, plans and the workspace template.
+    pub fn validate_configuration_parts(&self) -> Result<(), String> {
+        for p in &self.providers {
+            let ok = !p.is_empty()
+                && p.len() <= 64
+                && p.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                });
+            if !ok {
+                return Err(format!(
+                    "providers: '{p}' must be 1-64 characters of a-z, 0-9, - and _"
+                ));
+            }
+        }
+        self.plans.validate()?;
+        let t = &self.template;
+        crate::domain::providers::choose(&t.providers, &self.providers, 0)
+            .map_err(|e| format!("template.providers: {}", e[0].message))?;
+        crate::domain::settings::validate(&t.settings)
+            .map_err(|e| format!("template.{}: {}", e[0].field, e[0].message))?;
+        if crate::domain::settings::default_project(&t.settings).is_some() {
+            return Err(
+                "template.settings.default_project_id: a new workspace has no projects".into(),
+            );
+        }
+        for (i, b) in t.bridges.iter().enumerate() {
+            crate::domain::bridge::kind(&b.kind)
+                .and_then(|_| crate::domain::validation::text("name", &b.name, 1, 100))
+                .and_then(|_| crate::domain::json::check_size("config", &b.config))
+                .map_err(|e| format!("template.bridges[{i}].{}: {}", e.field, e.message))?;
+        }
         Ok(())
     }
 }
@@ -363,5 +443,60 @@ mod tests {
         let env: HashMap<_, _> =
             [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
         assert!(Config::load(None, &env, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn plans_providers_and_the_template_load_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            r#"
+providers = ["openai", "local-llm"]
+
+[plans.team]
+trial_days = 30
+limits = { max_members = 50, max_projects = 20 }
+
+[plans.free]
+limits = { max_members = 5 }
+
+[template]
+providers = ["openai"]
+settings = { theme = "dark", notifications = { email = true } }
+
+[[template.bridges]]
+kind = "notion"
+name = "Wiki"
+config = { space = "eng" }
+"#,
+        )
+        .unwrap();
+        let cfg = Config::load(Some(&file), &HashMap::new(), &Overrides::default()).unwrap();
+        assert_eq!(cfg.providers, ["openai", "local-llm"]);
+        assert_eq!(cfg.plans.limits("team").max_members, Some(50));
+        assert_eq!(cfg.plans.get("team").unwrap().trial_days, Some(30));
+        assert_eq!(cfg.plans.limits("free").max_members, Some(5));
+        assert_eq!(cfg.plans.limits("free").max_projects, None);
+        assert_eq!(cfg.plans.limits("pro").max_members, Some(1000));
+        assert_eq!(cfg.template.settings["theme"], "dark");
+        assert_eq!(cfg.template.bridges[0].kind, "notion");
+        assert!(cfg.template.bridges[0].enabled);
+
+        for bad in [
+            "[template]\nproviders = [\"skynet\"]\n",
+            "[template]\nsettings = { theme = \"neon\" }\n",
+            "[template]\nsettings = { default_project_id = \"prj_x\" }\n",
+            "[[template.bridges]]\nkind = \"slack\"\nname = \"x\"\n",
+            "[plans.x]\nlimits = { max_members = -1 }\n",
+            "[plans.x]\nlimits = { max_seats = 1 }\n",
+            "providers = [\"Open AI\"]\n",
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            assert!(
+                Config::load(Some(&file), &HashMap::new(), &Overrides::default()).is_err(),
+                "{bad}"
+            );
+        }
     }
 }

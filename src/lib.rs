@@ -7,6 +7,7 @@
 //! - [`store`]: the database, SQLite or PostgreSQL, behind one set of queries.
 //! - [`limits`]: rate limits shared across replicas.
 //! - [`auth`]: tokens and password hashing.
+//! - [`crypto`]: the server key and the cipher sealing secrets at rest.
 //! - [`jobs`]: background work (purge, counters).
 //! - [`cli`]: the `workspaced` command line.
 
@@ -18,6 +19,7 @@ pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod domain;
 pub mod http;
 pub mod jobs;

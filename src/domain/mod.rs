@@ -2,6 +2,7 @@
 //! field validation, JSON documents, and the errors they produce.
 
 pub mod account;
+pub mod bridge;
 pub mod error;
 pub mod ids;
 pub mod invitations;
@@ -10,7 +11,10 @@ pub mod json;
 pub mod members;
 pub mod pagination;
 pub mod plans;
+pub mod project;
+pub mod providers;
 pub mod roles;
+pub mod settings;
 pub mod slug;
 pub mod time;
 pub mod validation;

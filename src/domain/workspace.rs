@@ -74,6 +74,11 @@ pub struct NewWorkspace {
     pub metadata: Map<String, Value>,
     pub organization: Option<OrgChoice>,
     pub owner: UserId,
+    /// From the template: providers and bridges the workspace starts with
+    /// (`settings` above already has the template's settings under the
+    /// client's).
+    pub providers: Vec<String>,
+    pub bridges: Vec<super::bridge::NewBridge>,
 }
 
 #[derive(Debug, Clone)]

@@ -339,7 +339,7 @@ pub(crate) async fn joined(
     Ok((
         status,
         axum::Json(JoinedResponse {
-            workspace: workspace.into(),
+            workspace: WorkspaceResponse::new(workspace, &state.config.plans),
             membership: member.into(),
         }),
     )

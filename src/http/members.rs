@@ -301,7 +301,7 @@ pub async fn transfer_workspace(
         .workspace_for(ws_id.as_str(), access.caller.user_id())
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(Versioned::ok(ws.version, ws.into()))
+    Ok(super::workspaces::versioned(&state, StatusCode::OK, ws))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,18 +2,24 @@
 //! edge, call the store with domain values, and shape the response.
 
 pub mod accounts;
+pub mod admin;
+pub mod bridges;
+pub mod codebases;
 pub mod context;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
+pub mod logos;
 pub mod members;
 pub mod metrics;
 pub mod ops;
 pub mod org_members;
 pub mod organizations;
+pub mod projects;
 pub mod response;
+pub mod settings;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -65,6 +71,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(invitations::routes())
         .merge(join_codes::routes())
         .merge(organizations::routes())
+        .merge(settings::routes())
+        .merge(projects::routes())
+        .merge(codebases::routes())
+        .merge(bridges::routes())
+        .merge(logos::routes())
+        .merge(admin::routes())
         .split_for_parts()
 }
 

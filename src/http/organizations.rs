@@ -263,5 +263,7 @@ pub async fn list_organization_workspaces(
         .store
         .list_workspaces(&user.id, &filter, &page)
         .await?;
-    Ok(ListResponse::from_page(result, WorkspaceResponse::from))
+    Ok(ListResponse::from_page(result, |w| {
+        WorkspaceResponse::new(w, &state.config.plans)
+    }))
 }

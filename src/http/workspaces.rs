@@ -16,9 +16,11 @@ use super::extract::{
 };
 use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
-use crate::domain::ids::{OrganizationId, UserId};
+use crate::config::Template;
+use crate::domain::bridge::NewBridge;
+use crate::domain::ids::{BridgeId, OrganizationId, UserId};
 use crate::domain::json;
-use crate::domain::plans::{builtin_limits, Limits};
+use crate::domain::plans::{Limits, Plans};
 use crate::domain::roles::{actions_for, min_role, Role};
 use crate::domain::slug::Slug;
 use crate::domain::time::{self, DAY};
@@ -80,13 +82,19 @@ pub struct WorkspaceResponse {
     /// With `expand=organization`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization: Option<Option<OrganizationSummary>>,
+    /// With `expand=codebases`: the newest 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codebases: Option<Vec<super::codebases::CodebaseResponse>>,
 }
 
-impl From<Workspace> for WorkspaceResponse {
-    fn from(w: Workspace) -> Self {
+impl WorkspaceResponse {
+    /// The response with `limits` from the configured plans.
+    /// (There is no `From<Workspace>`: limits must come from the
+    /// configured plans, never from the built-in defaults.)
+    pub fn new(w: Workspace, plans: &Plans) -> Self {
         WorkspaceResponse {
             logo_url: w.logo_key.as_ref().map(|k| format!("/v1/logos/{k}")),
-            limits: builtin_limits(&w.plan),
+            limits: plans.limits(&w.plan),
             id: w.id.to_string(),
             slug: w.slug,
             name: w.name,
@@ -112,15 +120,21 @@ impl From<Workspace> for WorkspaceResponse {
             purge_at: time::format_opt(w.purge_at),
             version: w.version,
             organization: None,
+            codebases: None,
         }
     }
 }
 
-fn versioned(status: StatusCode, ws: Workspace) -> Versioned<WorkspaceResponse> {
+/// A workspace with its ETag; `limits` from the configured plans.
+pub fn versioned(
+    state: &AppState,
+    status: StatusCode,
+    ws: Workspace,
+) -> Versioned<WorkspaceResponse> {
     Versioned {
         status,
         version: ws.version,
-        body: ws.into(),
+        body: WorkspaceResponse::new(ws, &state.config.plans),
     }
 }
 
@@ -208,8 +222,13 @@ fn optional_doc(v: &mut Validator, field: &str, doc: Option<Value>) -> Map<Strin
     }
 }
 
-/// Turns a create request into a validated [`NewWorkspace`].
-fn parse_new_workspace(req: CreateWorkspaceRequest, owner: UserId) -> Result<NewWorkspace, Error> {
+/// Turns a create request into a validated [`NewWorkspace`], starting from
+/// the configured template (the client's settings win over its settings).
+fn parse_new_workspace(
+    req: CreateWorkspaceRequest,
+    owner: UserId,
+    template: &Template,
+) -> Result<NewWorkspace, Error> {
     let mut v = Validator::new();
     let name = v.check(workspace::name(&req.name));
     let slug = v.check_opt(req.slug, |s| Slug::parse("slug", &s).map(Slug::into_string));
@@ -220,7 +239,14 @@ fn parse_new_workspace(req: CreateWorkspaceRequest, owner: UserId) -> Result<New
         repo_path: v.check_opt(req.repo_path, |s| workspace::repo_path(&s)),
         branch: v.check_opt(req.branch, |s| workspace::branch(&s)),
     };
-    let settings = optional_doc(&mut v, "settings", req.settings);
+    let given = optional_doc(&mut v, "settings", req.settings);
+    let mut settings = template.settings.clone();
+    settings.extend(given);
+    if v.is_ok() {
+        if let Err(errors) = crate::domain::settings::validate(&settings) {
+            errors.into_iter().for_each(|e| v.push(e));
+        }
+    }
     let metadata = optional_doc(&mut v, "metadata", req.metadata);
     let organization = match (req.organization_id, req.organization) {
         (Some(_), Some(_)) => {
@@ -257,6 +283,19 @@ fn parse_new_workspace(req: CreateWorkspaceRequest, owner: UserId) -> Result<New
         metadata,
         organization,
         owner,
+        providers: template.providers.clone(),
+        bridges: template
+            .bridges
+            .iter()
+            .map(|b| NewBridge {
+                id: BridgeId::new(),
+                kind: b.kind.clone(),
+                name: b.name.trim().to_owned(),
+                config: b.config.clone(),
+                enabled: b.enabled,
+                credentials: None,
+            })
+            .collect(),
     })
 }
 
@@ -272,7 +311,7 @@ pub async fn create_workspace(
     AppJson(req): AppJson<CreateWorkspaceRequest>,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
-    let new = parse_new_workspace(req, user.id.clone())?;
+    let new = parse_new_workspace(req, user.id.clone(), &state.config.template)?;
     let spec = &state.config.rate_limits.workspace_create;
     let limit = CountedLimit {
         key: format!("workspace_create:{}", user.id),
@@ -298,7 +337,7 @@ pub async fn create_workspace(
         report_rate(limits::info(*spec, count, window, now));
     }
     let location = format!("/v1/workspaces/{}", ws.id);
-    let mut resp = versioned(StatusCode::CREATED, ws).into_response();
+    let mut resp = versioned(&state, StatusCode::CREATED, ws).into_response();
     if let Ok(v) = location.parse() {
         resp.headers_mut().insert(header::LOCATION, v);
     }
@@ -385,13 +424,17 @@ pub async fn list_workspaces(
         .store
         .list_workspaces(&user.id, &filter, &page)
         .await?;
-    Ok(ListResponse::from_page(result, WorkspaceResponse::from))
+    let plans = &state.config.plans;
+    Ok(ListResponse::from_page(result, |w| {
+        WorkspaceResponse::new(w, plans)
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GetWorkspaceQuery {
-    /// `organization` embeds the organization.
+    /// `organization` embeds the organization, `codebases` the newest 100
+    /// codebases (comma-separated for both).
     pub expand: Option<String>,
 }
 
@@ -405,7 +448,7 @@ pub async fn get_workspace(
     access: Access<ViewerReadOrDeletedOwner>,
     AppQuery(q): AppQuery<GetWorkspaceQuery>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
-    let mut expand_org = false;
+    let (mut expand_org, mut expand_codebases) = (false, false);
     for part in q
         .expand
         .as_deref()
@@ -416,7 +459,13 @@ pub async fn get_workspace(
     {
         match part {
             "organization" => expand_org = true,
-            _ => return Err(ApiError::param("expand", "may only name organization")),
+            "codebases" => expand_codebases = true,
+            _ => {
+                return Err(ApiError::param(
+                    "expand",
+                    "may only name organization and codebases",
+                ))
+            }
         }
     }
     let org = match (&access.workspace.organization_id, expand_org) {
@@ -424,10 +473,20 @@ pub async fn get_workspace(
         (None, true) => Some(None),
         _ => None,
     };
+    let codebases = if expand_codebases {
+        let list = state
+            .store
+            .recent_codebases(&access.workspace.id, 100)
+            .await?;
+        Some(list.into_iter().map(Into::into).collect())
+    } else {
+        None
+    };
     let ws = access.workspace;
     let version = ws.version;
-    let mut body = WorkspaceResponse::from(ws);
+    let mut body = WorkspaceResponse::new(ws, &state.config.plans);
     body.organization = org;
+    body.codebases = codebases;
     Ok(Versioned::ok(version, body))
 }
 
@@ -520,7 +579,7 @@ pub async fn update_workspace(
         .update_workspace(&access.workspace.id, &patch, if_match.0)
         .await?;
     ws.role = access.workspace.role;
-    Ok(versioned(StatusCode::OK, ws))
+    Ok(versioned(&state, StatusCode::OK, ws))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -546,7 +605,7 @@ pub async fn archive_workspace(
         .set_archived(&access.workspace.id, req.archive, if_match.0)
         .await?;
     ws.role = access.workspace.role;
-    Ok(versioned(StatusCode::OK, ws))
+    Ok(versioned(&state, StatusCode::OK, ws))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -623,7 +682,7 @@ pub async fn restore_workspace(
         .restore_workspace(&access.workspace.id, if_match.0)
         .await?;
     ws.role = access.workspace.role;
-    Ok(versioned(StatusCode::OK, ws))
+    Ok(versioned(&state, StatusCode::OK, ws))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -296,6 +296,7 @@ impl Store {
             &mut tx,
             &ws,
             &locked,
+            &self.plans(),
             user,
             inv.role,
             inv.invited_by.as_deref(),

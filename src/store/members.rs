@@ -12,7 +12,7 @@ use super::Store;
 use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
 use crate::domain::members::{check_change, check_grant, check_leave, Actor, Change, Member};
 use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
-use crate::domain::plans::builtin_limits;
+use crate::domain::plans::Plans;
 use crate::domain::roles::Role;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
@@ -124,6 +124,7 @@ pub(crate) async fn insert_membership(
     tx: &mut Tx,
     ws: &WorkspaceId,
     locked: &LockedWorkspace,
+    plans: &Plans,
     user: &UserId,
     role: Role,
     invited_by: Option<&str>,
@@ -138,7 +139,7 @@ pub(crate) async fn insert_membership(
     if exists.is_some() {
         return Err(Error::AlreadyMember);
     }
-    if let Some(max) = builtin_limits(&locked.plan).max_members {
+    if let Some(max) = plans.limits(&locked.plan).max_members {
         if locked.member_count >= max {
             return Err(Error::PlanLimit("members".into()));
         }
@@ -183,7 +184,8 @@ pub(crate) async fn member_in_tx(
 
 impl Store {
     /// Adds a user to a workspace and counts it in `member_count`, in one
-    /// transaction. An existing member is 409 `already_member`.
+    /// transaction. An existing member is 409 `already_member`; a full plan
+    /// is 403 `plan_limit` (see [`super::plans::check_member_limit`]).
     pub async fn add_member(
         &self,
         workspace: &WorkspaceId,
@@ -197,6 +199,7 @@ impl Store {
             &mut tx,
             workspace,
             &locked,
+            &self.plans(),
             user,
             role,
             invited_by.map(|u| u.as_str()),
@@ -223,7 +226,17 @@ impl Store {
             .ok_or(Error::NotFound)?;
         check_grant(me, role)?;
         let invited_by = actor.user().map(|u| u.as_str());
-        insert_membership(&mut tx, ws, &locked, user, role, invited_by, now_ms()).await?;
+        insert_membership(
+            &mut tx,
+            ws,
+            &locked,
+            &self.plans(),
+            user,
+            role,
+            invited_by,
+            now_ms(),
+        )
+        .await?;
         let m = member_in_tx(&mut tx, ws, user)
             .await?
             .ok_or(Error::NotFound)?;

@@ -14,6 +14,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_members.sql"),
     ),
     (
+        "0003_config.sql",
+        include_str!("../../migrations/sqlite/0003_config.sql"),
+    ),
+    (
         "0004_idempotency.sql",
         include_str!("../../migrations/sqlite/0004_idempotency.sql"),
     ),

@@ -3,20 +3,28 @@
 
 pub mod account_deletion;
 pub mod accounts;
+pub mod bridges;
+pub mod codebases;
 pub mod db;
 pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
+mod lists;
+pub mod logos;
 pub mod members;
 pub mod migrations;
 pub mod org_members;
 pub mod organizations;
+pub mod plans;
+pub mod projects;
 pub mod ratelimit;
+pub mod settings;
 pub mod sqlite;
 pub mod workspaces;
 
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use db::{Backend, Db, DbError};
@@ -24,11 +32,15 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::ConnectOptions;
 
 use crate::config::Config;
+use crate::domain::plans::Plans;
 
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
     origin: Origin,
+    /// The configured plans, shared by every clone of this handle: limits
+    /// are checked inside store transactions.
+    plans: Arc<RwLock<Arc<Plans>>>,
 }
 
 /// How the store was opened, so another handle to the same database can be.
@@ -49,7 +61,9 @@ impl Store {
             }
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let opts = PgConnectOptions::from_str(url)?.disable_statement_logging();
-                Store::connect_postgres(opts, 16).await
+                let store = Store::connect_postgres(opts, 16).await?;
+                store.set_plans(cfg.plans.clone());
+                Ok(store)
             }
             Some(url) => {
                 let scheme = url.split("://").next().unwrap_or(url);
@@ -65,6 +79,7 @@ impl Store {
         Ok(Store {
             db: Db::Sqlite(db),
             origin: Origin::Sqlite(path.to_owned(), cfg.sqlite.synchronous),
+            plans: Arc::new(RwLock::new(Arc::new(cfg.plans.clone()))),
         })
     }
 
@@ -86,6 +101,7 @@ impl Store {
         Ok(Store {
             db: Db::Postgres(pool),
             origin: Origin::Postgres(Box::new(opts), max_conns),
+            plans: Arc::new(RwLock::new(Arc::new(Plans::default()))),
         })
     }
 
@@ -98,11 +114,16 @@ impl Store {
                 Store {
                     db: Db::Sqlite(db),
                     origin: self.origin.clone(),
+                    plans: Arc::new(RwLock::new(self.plans())),
                 }
             }
-            Origin::Postgres(opts, n) => Store::connect_postgres((**opts).clone(), *n)
-                .await
-                .expect("reconnect postgres"),
+            Origin::Postgres(opts, n) => {
+                let store = Store::connect_postgres((**opts).clone(), *n)
+                    .await
+                    .expect("reconnect postgres");
+                store.set_plans((*self.plans()).clone());
+                store
+            }
         }
     }
 
@@ -115,6 +136,16 @@ impl Store {
             }
             Db::Sqlite(db) => (0, db.idle_readers() as i64),
         }
+    }
+
+    /// The configured plans.
+    pub fn plans(&self) -> Arc<Plans> {
+        self.plans.read().expect("plans lock").clone()
+    }
+
+    /// Replaces the plans (for every clone of this handle).
+    pub fn set_plans(&self, plans: Plans) {
+        *self.plans.write().expect("plans lock") = Arc::new(plans);
     }
 
     pub fn backend(&self) -> Backend {

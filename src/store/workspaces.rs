@@ -230,8 +230,8 @@ impl Store {
             .execute(
                 "INSERT INTO workspaces (id, slug, name, description, icon, domain, repo_path, branch, status,
                     organization_id, settings, metadata, onboarding, plan, member_count, created_by,
-                    created_at, updated_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, '{}', 'free', 1, $12, $13, $13, 1)",
+                    created_at, updated_at, version, providers)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9, $10, $11, '{}', 'free', 1, $12, $13, $13, 1, $14)",
                 params![
                     &id,
                     &slug,
@@ -245,7 +245,8 @@ impl Store {
                     Json::Object(new.settings.clone()).to_string(),
                     Json::Object(new.metadata.clone()).to_string(),
                     &new.owner,
-                    now
+                    now,
+                    Json::from(new.providers.clone()).to_string()
                 ],
             )
             .await;
@@ -265,6 +266,12 @@ impl Store {
             params![MembershipId::new(), &id, &new.owner, now],
         )
         .await?;
+        // The template's bridges, and the settings rule (a new workspace has
+        // no projects, so a default_project_id cannot name one yet).
+        for b in &new.bridges {
+            super::bridges::insert_bridge(&mut tx, &id, b, now).await?;
+        }
+        super::settings::check_settings(&mut tx, &id, &new.settings).await?;
         tx.commit().await?;
         Ok(Workspace {
             id,
@@ -282,7 +289,7 @@ impl Store {
             onboarding: Map::new(),
             onboarding_completed_at: None,
             logo_key: None,
-            plan: "free".into(),
+            plan: crate::domain::plans::DEFAULT_PLAN.into(),
             trial_ends_at: None,
             member_count: 1,
             created_at: now,
@@ -503,9 +510,19 @@ impl Store {
                     Json::Object(m) => m,
                     _ => Map::new(),
                 };
-                if let Err(e) = check_size(field, doc) {
-                    errors.push(e);
+                if field == "metadata" {
+                    if let Err(e) = check_size(field, doc) {
+                        errors.push(e);
+                    }
                 }
+            }
+        }
+        if patch.settings.is_some() {
+            // The same rule as the settings routes (known keys, size, and a
+            // default project of this workspace).
+            match super::settings::check_settings(&mut tx, &ws.id, &ws.settings).await {
+                Err(Error::Validation(e)) => errors.extend(e),
+                r => r?,
             }
         }
         if !errors.is_empty() {
@@ -671,23 +688,31 @@ impl Store {
 
     /// Deletes a workspace and everything in it (foreign keys cascade).
     pub async fn purge_workspace(&self, id: &WorkspaceId) -> Result<bool, Error> {
-        Ok(self
+        let purged = self
             .db
             .execute("DELETE FROM workspaces WHERE id = $1", params![id])
             .await?
-            > 0)
+            > 0;
+        if purged {
+            self.collect_orphan_logos().await?;
+        }
+        Ok(purged)
     }
 
     /// Purges up to `batch` workspaces whose `purge_at` has passed.
     pub async fn purge_due(&self, now: Millis, batch: i64) -> Result<u64, Error> {
-        Ok(self
+        let purged = self
             .db
             .execute(
                 "DELETE FROM workspaces WHERE id IN (
                    SELECT id FROM workspaces WHERE status = 'deleted' AND purge_at <= $1 LIMIT $2)",
                 params![now, batch],
             )
-            .await?)
+            .await?;
+        if purged > 0 {
+            self.collect_orphan_logos().await?;
+        }
+        Ok(purged)
     }
 }
 

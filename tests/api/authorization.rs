@@ -27,7 +27,8 @@ const CALLERS: [Who; 7] = [
 
 struct Route {
     method: &'static str,
-    /// Appended to `/v1/workspaces/{id}`.
+    /// Appended to `/v1/workspaces/{id}`. `{project}`, `{codebase}` and
+    /// `{bridge}` name one the owner creates in each fresh workspace.
     suffix: &'static str,
     body: fn(&Ctx) -> Option<Value>,
     min: Role,
@@ -90,6 +91,139 @@ fn routes() -> Vec<Route> {
             ok: 200,
         },
     ]
+    .into_iter()
+    .chain(configuration_routes())
+    .collect()
+}
+
+/// SPEC §7 and the logo: settings, providers, projects, codebases, bridges.
+fn configuration_routes() -> Vec<Route> {
+    let r = |method, suffix, body: fn(&Ctx) -> Option<Value>, min, ok| Route {
+        method,
+        suffix,
+        body,
+        min,
+        ok,
+    };
+    vec![
+        r("GET", "/settings", |_| None, Role::Viewer, 200),
+        r(
+            "PUT",
+            "/settings",
+            |_| Some(json!({"theme": "dark"})),
+            Role::Admin,
+            200,
+        ),
+        r(
+            "PATCH",
+            "/settings",
+            |_| Some(json!({"theme": "dark"})),
+            Role::Admin,
+            200,
+        ),
+        r(
+            "PUT",
+            "/today-pin",
+            |_| Some(json!({"note_id": "n1"})),
+            Role::Member,
+            200,
+        ),
+        r("GET", "/providers", |_| None, Role::Viewer, 200),
+        r(
+            "PUT",
+            "/providers",
+            |_| Some(json!({"providers": ["openai"]})),
+            Role::Admin,
+            200,
+        ),
+        r("GET", "/projects", |_| None, Role::Viewer, 200),
+        r(
+            "POST",
+            "/projects",
+            |_| Some(json!({"name": "P"})),
+            Role::Member,
+            201,
+        ),
+        r("GET", "/projects/{project}", |_| None, Role::Viewer, 200),
+        r(
+            "PATCH",
+            "/projects/{project}",
+            |_| Some(json!({"name": "Q"})),
+            Role::Member,
+            200,
+        ),
+        r("DELETE", "/projects/{project}", |_| None, Role::Member, 204),
+        r("GET", "/codebases", |_| None, Role::Viewer, 200),
+        r(
+            "POST",
+            "/codebases",
+            |_| Some(json!({"name": "C", "source_type": "local", "path": "/c"})),
+            Role::Member,
+            201,
+        ),
+        r("GET", "/codebases/{codebase}", |_| None, Role::Viewer, 200),
+        r(
+            "PATCH",
+            "/codebases/{codebase}",
+            |_| Some(json!({"name": "D"})),
+            Role::Member,
+            200,
+        ),
+        r(
+            "DELETE",
+            "/codebases/{codebase}",
+            |_| None,
+            Role::Member,
+            204,
+        ),
+        r("GET", "/bridges", |_| None, Role::Viewer, 200),
+        r(
+            "POST",
+            "/bridges",
+            |_| Some(json!({"kind": "notion", "name": "B", "credentials": {"t": "s"}})),
+            Role::Admin,
+            201,
+        ),
+        r("GET", "/bridges/{bridge}", |_| None, Role::Viewer, 200),
+        r(
+            "PATCH",
+            "/bridges/{bridge}",
+            |_| Some(json!({"enabled": false})),
+            Role::Admin,
+            200,
+        ),
+        r("DELETE", "/bridges/{bridge}", |_| None, Role::Admin, 204),
+        r("DELETE", "/logo", |_| None, Role::Admin, 200),
+    ]
+}
+
+/// Creates what a route's `{project}`/`{codebase}`/`{bridge}` names and
+/// returns the suffix with it filled in.
+async fn fill_suffix(app: &TestApp, owner: &Actor, ws: &Value, suffix: &str) -> String {
+    let base = format!("/v1/workspaces/{}", ws["id"].as_str().unwrap());
+    let mut out = suffix.to_owned();
+    for (placeholder, list, body) in [
+        ("{project}", "projects", json!({"name": "Seed"})),
+        (
+            "{codebase}",
+            "codebases",
+            json!({"name": "Seed", "source_type": "github", "repository": "a/b"}),
+        ),
+        (
+            "{bridge}",
+            "bridges",
+            json!({"kind": "custom", "name": "Seed"}),
+        ),
+    ] {
+        if out.contains(placeholder) {
+            let r = app
+                .post(&format!("{base}/{list}"), &owner.token, body)
+                .await;
+            r.assert(201);
+            out = out.replace(placeholder, r.body["id"].as_str().unwrap());
+        }
+    }
+    out
 }
 
 fn expected(who: Who, route: &Route) -> (u16, &'static str) {
@@ -125,11 +259,8 @@ async fn every_workspace_route_answers_each_caller_exactly() {
                 Who::Role(r) => Some(app.member_of(&ws, r).await.token),
                 Who::PlatformAdmin => Some(ADMIN_TOKEN.to_owned()),
             };
-            let path = format!(
-                "/v1/workspaces/{}{}",
-                ws["id"].as_str().unwrap(),
-                route.suffix
-            );
+            let suffix = fill_suffix(&app, &owner, &ws, route.suffix).await;
+            let path = format!("/v1/workspaces/{}{}", ws["id"].as_str().unwrap(), suffix);
             let r = app
                 .call(route.method, &path, token.as_deref(), (route.body)(&ctx))
                 .await;

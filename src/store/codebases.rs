@@ -1,0 +1,200 @@
+//! Codebases of a workspace.
+
+use super::db::{DbError, Row, Tx};
+use super::lists::{page_in_workspace, Table};
+use super::workspaces::Sort;
+use super::Store;
+use crate::domain::ids::{CodebaseId, WorkspaceId};
+use crate::domain::pagination::{Page, PageRequest};
+use crate::domain::project::{Codebase, CodebaseFields, SourceType};
+use crate::domain::time::now_ms;
+use crate::domain::Error;
+use crate::params;
+
+const COLS: &str =
+    "id, name, source_type, path, repository, branch, created_at, updated_at, version";
+const TABLE: Table = Table {
+    name: "codebases",
+    cols: COLS,
+    ncols: NCOLS,
+};
+const NCOLS: usize = 9;
+
+fn codebase_from(r: &Row) -> Result<Codebase, DbError> {
+    Ok(Codebase {
+        id: CodebaseId::from_db(r.text(0)?),
+        name: r.text(1)?,
+        source_type: SourceType::parse(&r.text(2)?).ok_or(DbError::Decode(2))?,
+        path: r.opt_text(3)?,
+        repository: r.opt_text(4)?,
+        branch: r.opt_text(5)?,
+        created_at: r.int(6)?,
+        updated_at: r.int(7)?,
+        version: r.int(8)?,
+    })
+}
+
+impl Codebase {
+    pub fn fields(&self) -> CodebaseFields {
+        CodebaseFields {
+            name: self.name.clone(),
+            source_type: self.source_type,
+            path: self.path.clone(),
+            repository: self.repository.clone(),
+            branch: self.branch.clone(),
+        }
+    }
+}
+
+async fn locked_codebase(tx: &mut Tx, ws: &WorkspaceId, id: &str) -> Result<Codebase, Error> {
+    let sql = format!(
+        "SELECT {COLS} FROM codebases WHERE workspace_id = $1 AND id = $2{}",
+        tx.for_update()
+    );
+    let row = tx
+        .fetch_optional(&sql, params![ws, id])
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(codebase_from(&row)?)
+}
+
+impl Store {
+    pub async fn create_codebase(
+        &self,
+        ws: &WorkspaceId,
+        f: &CodebaseFields,
+    ) -> Result<Codebase, Error> {
+        let now = now_ms();
+        let c = Codebase {
+            id: CodebaseId::new(),
+            name: f.name.clone(),
+            source_type: f.source_type,
+            path: f.path.clone(),
+            repository: f.repository.clone(),
+            branch: f.branch.clone(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.db
+            .execute(
+                "INSERT INTO codebases (id, workspace_id, name, source_type, path, repository, branch,
+                    created_at, updated_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)",
+                params![
+                    &c.id,
+                    ws,
+                    &c.name,
+                    c.source_type.as_str(),
+                    c.path.clone(),
+                    c.repository.clone(),
+                    c.branch.clone(),
+                    now
+                ],
+            )
+            .await?;
+        Ok(c)
+    }
+
+    pub async fn codebase(&self, ws: &WorkspaceId, id: &str) -> Result<Codebase, Error> {
+        let row = self
+            .db
+            .fetch_optional(
+                &format!("SELECT {COLS} FROM codebases WHERE workspace_id = $1 AND id = $2"),
+                params![ws, id],
+            )
+            .await?
+            .ok_or(Error::NotFound)?;
+        Ok(codebase_from(&row)?)
+    }
+
+    pub async fn list_codebases(
+        &self,
+        ws: &WorkspaceId,
+        sort: Sort,
+        page: &PageRequest,
+    ) -> Result<Page<Codebase>, Error> {
+        page_in_workspace(&self.db, &TABLE, ws, sort, page, codebase_from).await
+    }
+
+    /// Applies `change` to the current fields under the row lock; `change`
+    /// validates the result (it sees the stored values).
+    pub async fn update_codebase(
+        &self,
+        ws: &WorkspaceId,
+        id: &str,
+        if_match: Option<i64>,
+        change: impl FnOnce(&CodebaseFields) -> Result<CodebaseFields, Error>,
+    ) -> Result<Codebase, Error> {
+        let mut tx = self.db.begin().await?;
+        let mut c = locked_codebase(&mut tx, ws, id).await?;
+        if if_match.is_some_and(|v| v != c.version) {
+            return Err(Error::VersionMismatch);
+        }
+        let before = c.fields();
+        let after = change(&before)?;
+        if after == before {
+            return Ok(c);
+        }
+        c.name = after.name;
+        c.source_type = after.source_type;
+        c.path = after.path;
+        c.repository = after.repository;
+        c.branch = after.branch;
+        c.updated_at = now_ms();
+        c.version += 1;
+        tx.execute(
+            "UPDATE codebases SET name = $2, source_type = $3, path = $4, repository = $5, branch = $6,
+                updated_at = $7, version = $8 WHERE id = $1",
+            params![
+                &c.id,
+                &c.name,
+                c.source_type.as_str(),
+                c.path.clone(),
+                c.repository.clone(),
+                c.branch.clone(),
+                c.updated_at,
+                c.version
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn delete_codebase(
+        &self,
+        ws: &WorkspaceId,
+        id: &str,
+        if_match: Option<i64>,
+    ) -> Result<(), Error> {
+        let mut tx = self.db.begin().await?;
+        let c = locked_codebase(&mut tx, ws, id).await?;
+        if if_match.is_some_and(|v| v != c.version) {
+            return Err(Error::VersionMismatch);
+        }
+        tx.execute("DELETE FROM codebases WHERE id = $1", params![&c.id])
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest codebases of a workspace, for `expand=codebases`.
+    pub async fn recent_codebases(
+        &self,
+        ws: &WorkspaceId,
+        limit: i64,
+    ) -> Result<Vec<Codebase>, Error> {
+        let rows = self
+            .db
+            .fetch_all(
+                &format!(
+                    "SELECT {COLS} FROM codebases WHERE workspace_id = $1
+                     ORDER BY created_at DESC, id DESC LIMIT $2"
+                ),
+                params![ws, limit],
+            )
+            .await?;
+        Ok(rows.iter().map(codebase_from).collect::<Result<_, _>>()?)
+    }
+}

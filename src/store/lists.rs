@@ -1,0 +1,109 @@
+//! Keyset pages over the rows of one workspace (projects, codebases,
+//! bridges): `(sort key, id)` walks the `(workspace_id, created_at, id)`
+//! index, so a page costs the same at any depth.
+
+use super::db::{Backend, Db, DbError, Row};
+use super::workspaces::Sort;
+use crate::domain::ids::WorkspaceId;
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::Error;
+use crate::params;
+
+/// A table of workspace rows: its name, the columns to read (the first must
+/// be `id`), and how many there are.
+pub(crate) struct Table {
+    pub name: &'static str,
+    pub cols: &'static str,
+    pub ncols: usize,
+}
+
+/// One page of `table`'s rows of `workspace`.
+pub(crate) async fn page_in_workspace<T>(
+    db: &Db,
+    table: &Table,
+    workspace: &WorkspaceId,
+    sort: Sort,
+    page: &PageRequest,
+    decode: impl Fn(&Row) -> Result<T, DbError>,
+) -> Result<Page<T>, Error> {
+    let Table {
+        name: table,
+        cols,
+        ncols,
+    } = *table;
+    let by_name = matches!(sort, Sort::NameAsc | Sort::NameDesc);
+    let desc = matches!(sort, Sort::CreatedDesc | Sort::NameDesc);
+    // Names sort case-insensitively and byte-wise on both databases.
+    let key = match (by_name, db.backend()) {
+        (false, _) => "created_at",
+        (true, Backend::Sqlite) => "lower(name)",
+        (true, Backend::Postgres) => "lower(name) COLLATE \"C\"",
+    };
+    let (dir, cmp) = if desc { ("DESC", "<") } else { ("ASC", ">") };
+    let mut params = params![workspace];
+    let mut keyset = String::new();
+    let mut offset = 0;
+    match &page.start {
+        Start::First => {}
+        Start::Offset(n) => offset = *n,
+        Start::After(c) => {
+            match (&c.key, by_name) {
+                (CursorKey::Int(v), false) => params.push((*v).into()),
+                (CursorKey::Text(t), true) => params.push(t.as_str().into()),
+                _ => {
+                    return Err(Error::field(
+                        "cursor",
+                        "invalid",
+                        "the cursor belongs to another sort order",
+                    ))
+                }
+            }
+            params.push(c.id.as_str().into());
+            keyset = format!(" AND ({key}, id) {cmp} ($2, $3)");
+        }
+    }
+    let n = params.len();
+    params.push((page.limit + 1).into());
+    params.push(offset.into());
+    let sql = format!(
+        "SELECT {cols}, {key} FROM {table} WHERE workspace_id = $1{keyset}
+         ORDER BY {key} {dir}, id {dir} LIMIT ${} OFFSET ${}",
+        n + 1,
+        n + 2
+    );
+    let rows = db.fetch_all(&sql, params).await?;
+    let has_more = rows.len() as i64 > page.limit;
+    let rows = &rows[..rows.len().min(page.limit as usize)];
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some(last)) => Some(
+            Cursor {
+                key: if by_name {
+                    CursorKey::Text(last.text(ncols)?)
+                } else {
+                    CursorKey::Int(last.int(ncols)?)
+                },
+                id: last.text(0)?,
+            }
+            .encode(),
+        ),
+        _ => None,
+    };
+    let total = if page.include_total {
+        let r = db
+            .fetch_all(
+                &format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"),
+                params![workspace],
+            )
+            .await?;
+        Some(r[0].int(0)?)
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.iter().map(decode).collect::<Result<_, _>>()?,
+        has_more,
+        next_cursor,
+        total,
+        limit: page.limit,
+    })
+}
