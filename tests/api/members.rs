@@ -499,3 +499,40 @@ async fn deleting_an_account_drops_the_pending_invitations_it_sent() {
     .assert_problem(404, "not_found");
     assert_eq!(member_count(&app, &ws, &owner.token).await, 1);
 }
+
+#[tokio::test]
+async fn a_solo_workspace_shared_through_an_organization_blocks_account_deletion() {
+    let app = TestApp::spawn().await;
+    let me = app.signup("Me").await;
+    let colleague = app.signup("Colleague").await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &me.token,
+            json!({"name": "Team space", "organization": {"name": "Team"}}),
+        )
+        .await;
+    r.assert(201);
+    let ws_id = r.body["id"].as_str().unwrap().to_owned();
+    let org = r.body["organization_id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/v1/organizations/{org}/members"),
+        &me.token,
+        json!({"user_id": colleague.id, "role": "owner"}),
+    )
+    .await
+    .assert(201);
+    let r = app
+        .call(
+            "DELETE",
+            "/v1/me",
+            Some(&me.token),
+            Some(json!({"confirm": me.email})),
+        )
+        .await;
+    r.assert_problem(409, "last_owner");
+    assert_eq!(r.body["workspaces"], json!([ws_id]));
+    app.get(&format!("/v1/workspaces/{ws_id}"), &colleague.token)
+        .await
+        .assert(200);
+}
