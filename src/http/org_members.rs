@@ -48,6 +48,19 @@ impl From<OrgMember> for OrgMemberResponse {
     }
 }
 
+/// Store errors in organization words (the shared mapping speaks of
+/// workspaces).
+fn org_error(e: Error) -> ApiError {
+    match e {
+        Error::NeedsOwner => super::organizations::owner_only(),
+        Error::LastOwner(_) => ApiError::new(
+            super::error::Code::LastOwner,
+            "An organization must keep at least one owner.",
+        ),
+        other => other.into(),
+    }
+}
+
 fn parse_org_role(raw: &str) -> Result<OrgRole, FieldError> {
     OrgRole::parse(raw)
         .ok_or_else(|| FieldError::new("role", "invalid", "must be owner, admin or member"))
@@ -134,7 +147,8 @@ pub async fn add_org_member(
     let m = state
         .store
         .add_org_member(&org.id, &actor(&caller), &user_id, new_role)
-        .await?;
+        .await
+        .map_err(org_error)?;
     Ok((StatusCode::CREATED, axum::Json(m.into())))
 }
 
@@ -164,7 +178,8 @@ pub async fn update_org_member(
     let m = state
         .store
         .change_org_member(&org.id, &actor(&caller), &target, OrgChange::SetRole(role))
-        .await?
+        .await
+        .map_err(org_error)?
         .ok_or(Error::NotFound)?;
     Ok(axum::Json(m.into()))
 }
@@ -184,6 +199,7 @@ pub async fn remove_org_member(
     state
         .store
         .change_org_member(&org.id, &actor(&caller), &target, OrgChange::Remove)
-        .await?;
+        .await
+        .map_err(org_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

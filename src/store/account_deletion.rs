@@ -1,7 +1,9 @@
 //! `DELETE /v1/me`: an account goes with its tokens, memberships, the
 //! pending invitations it sent, and every workspace where it was the only
 //! member. The last owner of a workspace (or organization) that has other
-//! members blocks it: nothing is deleted and the blockers are listed.
+//! members blocks it: nothing is deleted and the blockers are listed. A
+//! workspace whose organization has other members is not purged: those
+//! members reach it through the organization, so it blocks too.
 
 use super::members::lock_workspace;
 use super::Store;
@@ -25,7 +27,23 @@ impl Store {
         for r in &rows {
             let ws = WorkspaceId::from_db(r.text(0)?);
             let (locked, owners) = lock_workspace(&mut tx, &ws).await?;
-            if locked.member_count <= 1 {
+            // Others reach a workspace of an organization through it: it is
+            // then not "only mine" even with no other direct member.
+            let others_via_org = match &locked.organization_id {
+                Some(org) => {
+                    tx.fetch_all(
+                        "SELECT COUNT(*) FROM org_members WHERE organization_id = $1 AND user_id <> $2",
+                        params![org, user],
+                    )
+                    .await?[0]
+                        .int(0)?
+                        > 0
+                }
+                None => false,
+            };
+            if locked.member_count <= 1 && others_via_org {
+                blocked.push(ws.to_string());
+            } else if locked.member_count <= 1 {
                 purge.push(ws);
             } else if r.int(1)? == 4 && owners.len() <= 1 {
                 blocked.push(ws.to_string());

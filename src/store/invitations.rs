@@ -141,25 +141,27 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Invitation>, Error> {
         let now = now_ms();
-        let mut params = params![ws, now];
+        let mut params = params![ws];
         let mut conds = String::from("i.workspace_id = $1");
-        conds.push_str(match status {
-            None => "",
-            Some(Status::Pending) => " AND i.status = 'pending' AND i.expires_at > $2",
-            Some(Status::Expired) => " AND i.status = 'pending' AND i.expires_at <= $2",
-            Some(Status::Accepted) => " AND i.status = 'accepted' AND $2 = $2",
-            Some(Status::Declined) => " AND i.status = 'declined' AND $2 = $2",
-            Some(Status::Revoked) => " AND i.status = 'revoked' AND $2 = $2",
-        });
-        if status.is_none() {
-            conds.push_str(" AND $2 = $2");
+        if let Some(status) = status {
+            // `pending` and `expired` are both stored as pending; the clock
+            // tells them apart.
+            let cond = match status {
+                Status::Pending => " AND i.status = 'pending' AND i.expires_at > $2",
+                Status::Expired => " AND i.status = 'pending' AND i.expires_at <= $2",
+                _ => " AND i.status = $2",
+            };
+            conds.push_str(cond);
+            params.push(match status {
+                Status::Pending | Status::Expired => now.into(),
+                s => s.as_str().into(),
+            });
         }
         list_page(
             &self.db,
             &format!("FROM invitations i WHERE {conds}"),
             &mut params,
             page,
-            now,
             |r| invitation_from(r, now),
         )
         .await
@@ -180,7 +182,6 @@ impl Store {
                AND w.status <> 'deleted'",
             &mut params,
             page,
-            now,
             |r| {
                 Ok(MyInvitation {
                     invitation: invitation_from(r, now)?,
@@ -363,7 +364,6 @@ async fn list_page<T>(
     from: &str,
     params: &mut Vec<super::db::Value>,
     page: &PageRequest,
-    _now: Millis,
     decode: impl Fn(&Row) -> Result<T, Error>,
 ) -> Result<Page<T>, Error> {
     let total = if page.include_total {

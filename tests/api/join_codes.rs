@@ -179,16 +179,23 @@ async fn guessing_codes_is_rate_limited_per_user() {
     let r = app.post(&code_path(&ws), &owner.token, json!({})).await;
     let real = r.body["code"].as_str().unwrap().to_owned();
     let guesser = app.signup("Guesser").await;
-    for guess in [
+    for (i, guess) in [
         "AAAA-AAAA-AAAA",
         "nonsense",
         "BBBB-BBBB-BBBB",
         "CCCCDDDDEEEE",
         "2345-6789-ABCD",
-    ] {
-        app.post("/v1/join", &guesser.token, json!({"code": guess}))
-            .await
-            .assert_problem(404, "not_found");
+    ]
+    .iter()
+    .enumerate()
+    {
+        let r = app
+            .post("/v1/join", &guesser.token, json!({"code": guess}))
+            .await;
+        r.assert_problem(404, "not_found");
+        // Wrong guesses count, and the headers say so.
+        let left = (4 - i).to_string();
+        assert_eq!(r.header("ratelimit-remaining"), Some(left.as_str()));
     }
     // The sixth attempt is refused even with the right code.
     let r = app

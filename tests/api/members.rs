@@ -436,3 +436,103 @@ async fn members_of_another_workspace_are_not_found() {
             .assert_problem(404, "not_found");
     }
 }
+
+#[tokio::test]
+async fn a_full_plan_refuses_new_members() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Owner").await;
+    let ws = app.workspace(&owner, "Full").await;
+    // The free plan allows 25 members; pretend 24 more joined.
+    app.store
+        .execute_sql(
+            "UPDATE workspaces SET member_count = 25 WHERE id = $1",
+            vec![id(&ws).into()],
+        )
+        .await
+        .unwrap();
+    let u = app.signup("Late").await;
+    app.post(
+        &format!("/v1/workspaces/{}/members", id(&ws)),
+        &owner.token,
+        json!({"user_id": u.id}),
+    )
+    .await
+    .assert_problem(403, "plan_limit");
+}
+
+#[tokio::test]
+async fn deleting_an_account_drops_the_pending_invitations_it_sent() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Owner").await;
+    let ws = app.workspace(&owner, "Shared").await;
+    let admin = app.member_of(&ws, Role::Admin).await;
+    let guest = app.signup("Guest").await;
+    let r = app
+        .post(
+            &format!("/v1/workspaces/{}/invitations", id(&ws)),
+            &admin.token,
+            json!({"email": guest.email}),
+        )
+        .await;
+    r.assert(201);
+    app.call(
+        "DELETE",
+        "/v1/me",
+        Some(&admin.token),
+        Some(json!({"confirm": admin.email})),
+    )
+    .await
+    .assert(204);
+    let list = app
+        .get(
+            &format!("/v1/workspaces/{}/invitations", id(&ws)),
+            &owner.token,
+        )
+        .await;
+    assert!(list.body["data"].as_array().unwrap().is_empty());
+    app.post(
+        "/v1/invitations/accept",
+        &guest.token,
+        json!({"token": r.body["token"]}),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    assert_eq!(member_count(&app, &ws, &owner.token).await, 1);
+}
+
+#[tokio::test]
+async fn a_solo_workspace_shared_through_an_organization_blocks_account_deletion() {
+    let app = TestApp::spawn().await;
+    let me = app.signup("Me").await;
+    let colleague = app.signup("Colleague").await;
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &me.token,
+            json!({"name": "Team space", "organization": {"name": "Team"}}),
+        )
+        .await;
+    r.assert(201);
+    let ws_id = r.body["id"].as_str().unwrap().to_owned();
+    let org = r.body["organization_id"].as_str().unwrap().to_owned();
+    app.post(
+        &format!("/v1/organizations/{org}/members"),
+        &me.token,
+        json!({"user_id": colleague.id, "role": "owner"}),
+    )
+    .await
+    .assert(201);
+    let r = app
+        .call(
+            "DELETE",
+            "/v1/me",
+            Some(&me.token),
+            Some(json!({"confirm": me.email})),
+        )
+        .await;
+    r.assert_problem(409, "last_owner");
+    assert_eq!(r.body["workspaces"], json!([ws_id]));
+    app.get(&format!("/v1/workspaces/{ws_id}"), &colleague.token)
+        .await
+        .assert(200);
+}

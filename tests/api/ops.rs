@@ -59,6 +59,36 @@ async fn openapi_documents_every_route() {
         ("/v1/workspaces/{workspace}/restore", &["post"]),
         ("/v1/workspaces/{workspace}/permissions", &["get"]),
         ("/v1/workspaces/{workspace}/permissions/check", &["post"]),
+        ("/v1/me", &["delete"]),
+        ("/v1/me/invitations", &["get"]),
+        ("/v1/workspaces/{workspace}/members", &["get", "post"]),
+        (
+            "/v1/workspaces/{workspace}/members/{user_id}",
+            &["patch", "delete"],
+        ),
+        ("/v1/workspaces/{workspace}/leave", &["post"]),
+        ("/v1/workspaces/{workspace}/transfer", &["post"]),
+        ("/v1/workspaces/{workspace}/invitations", &["get", "post"]),
+        ("/v1/workspaces/{workspace}/invitations/{id}", &["delete"]),
+        (
+            "/v1/workspaces/{workspace}/invitations/{id}/resend",
+            &["post"],
+        ),
+        ("/v1/invitations/accept", &["post"]),
+        ("/v1/invitations/decline", &["post"]),
+        (
+            "/v1/workspaces/{workspace}/join-code",
+            &["get", "post", "delete"],
+        ),
+        ("/v1/join", &["post"]),
+        ("/v1/organizations", &["get", "post"]),
+        ("/v1/organizations/{org}", &["get", "patch", "delete"]),
+        ("/v1/organizations/{org}/workspaces", &["get"]),
+        ("/v1/organizations/{org}/members", &["get", "post"]),
+        (
+            "/v1/organizations/{org}/members/{user_id}",
+            &["patch", "delete"],
+        ),
     ] {
         for m in methods {
             assert!(
