@@ -23,7 +23,7 @@ pub struct Config {
     pub admin_token: Option<String>,
     /// Base64 of 32 bytes; replicas sharing a database must share it.
     /// Default: `data_dir/secret.key`, generated on first start.
-    pub secret_key: Option<String>,
+    pub secret_key: Option<SecretString>,
     pub signup_enabled: bool,
     pub session_ttl_days: i64,
     /// Proxies whose `X-Forwarded-For` is believed for the client address.
@@ -44,6 +44,23 @@ pub struct Config {
     pub plans: Plans,
     /// What every new workspace starts with.
     pub template: Template,
+}
+
+/// A configured secret: `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretString(pub String);
+
+impl std::fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretString(..)")
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(s: &str) -> Self {
+        SecretString(s.to_owned())
+    }
 }
 
 /// `[template]`: default settings, providers and bridges of new workspaces.
@@ -256,7 +273,7 @@ impl Config {
             self.admin_token = Some(v);
         }
         if let Some(v) = get("WORKSPACED_SECRET_KEY") {
-            self.secret_key = Some(v);
+            self.secret_key = Some(SecretString(v));
         }
         if let Some(v) = get("WORKSPACED_SIGNUP_ENABLED") {
             self.signup_enabled = boolean("WORKSPACED_SIGNUP_ENABLED", v)?;

@@ -45,7 +45,7 @@ impl Cipher {
     pub fn load(config: &Config) -> Result<Cipher, String> {
         if let Some(b64) = &config.secret_key {
             return Ok(Cipher::from_key(
-                &decode_key(b64.trim()).map_err(|e| format!("secret_key: {e}"))?,
+                &decode_key(b64.0.trim()).map_err(|e| format!("secret_key: {e}"))?,
             ));
         }
         let path = config.data_dir.join("secret.key");
@@ -160,5 +160,25 @@ mod tests {
             ..Config::default()
         };
         assert!(Cipher::load(&bad).is_err());
+    }
+
+    #[test]
+    fn a_configured_key_is_used_and_no_file_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let env: std::collections::HashMap<_, _> = [(
+            "WORKSPACED_SECRET_KEY".to_string(),
+            STANDARD.encode([9u8; 32]),
+        )]
+        .into();
+        let flags = crate::config::Overrides {
+            data_dir: Some(dir.path().to_owned()),
+            ..Default::default()
+        };
+        let cfg = Config::load(None, &env, &flags).unwrap();
+        assert!(!format!("{cfg:?}").contains(&STANDARD.encode([9u8; 32])));
+        let c = Cipher::load(&cfg).unwrap();
+        let sealed = Cipher::from_key(&[9; 32]).seal(b"a", b"b");
+        assert_eq!(c.open(b"a", &sealed).unwrap(), b"b");
+        assert!(!dir.path().join("secret.key").exists());
     }
 }

@@ -175,20 +175,21 @@ pub async fn set_providers(
     if_match: IfMatch,
     AppJson(req): AppJson<ProvidersBody>,
 ) -> Result<Versioned<ProvidersBody>, ApiError> {
-    let chosen =
-        providers::choose(&req.providers, &state.config.providers, 1).map_err(|errors| {
-            let names: Vec<String> = errors
-                .iter()
-                .filter(|e| e.code == "unknown")
-                .filter_map(|e| e.message.split('\'').nth(1).map(str::to_owned))
-                .collect();
-            let detail = if names.is_empty() {
-                "Name at least one provider.".to_owned()
-            } else {
-                format!("Unknown providers: {}.", names.join(", "))
-            };
-            ApiError::with_errors(super::error::Code::ValidationFailed, detail, errors)
-        })?;
+    let allowed = &state.config.providers;
+    let chosen = providers::choose(&req.providers, allowed, 1).map_err(|errors| {
+        let unknown: Vec<&str> = req
+            .providers
+            .iter()
+            .filter(|p| !allowed.contains(&p.trim().to_ascii_lowercase()))
+            .map(String::as_str)
+            .collect();
+        let detail = if unknown.is_empty() {
+            "Name at least one provider.".to_owned()
+        } else {
+            format!("Unknown providers: {}.", unknown.join(", "))
+        };
+        ApiError::with_errors(super::error::Code::ValidationFailed, detail, errors)
+    })?;
     let (providers, version) = state
         .store
         .set_providers(&access.workspace.id, &chosen, if_match.0)

@@ -220,3 +220,41 @@ async fn the_template_gives_new_workspaces_their_bridges() {
     assert_eq!(data[0]["enabled"], false);
     assert_eq!(data[0]["has_credentials"], false);
 }
+
+#[tokio::test]
+async fn archived_workspaces_refuse_bridge_writes() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Old").await;
+    let b = app
+        .post(
+            &path(&ws),
+            &ada.token,
+            json!({"kind": "custom", "name": "x"}),
+        )
+        .await
+        .body
+        .clone();
+    let item = format!("{}/{}", path(&ws), b["id"].as_str().unwrap());
+    app.post(
+        &format!("/v1/workspaces/{}/archive", ws["id"].as_str().unwrap()),
+        &ada.token,
+        json!({"archive": true}),
+    )
+    .await
+    .assert(200);
+    app.post(
+        &path(&ws),
+        &ada.token,
+        json!({"kind": "custom", "name": "y"}),
+    )
+    .await
+    .assert_problem(409, "workspace_archived");
+    app.patch(&item, &ada.token, json!({"enabled": false}))
+        .await
+        .assert_problem(409, "workspace_archived");
+    app.delete(&item, &ada.token)
+        .await
+        .assert_problem(409, "workspace_archived");
+    app.get(&item, &ada.token).await.assert(200);
+}

@@ -198,3 +198,41 @@ async fn codebase_fields_must_fit_the_source_type() {
     .await
     .assert_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn archived_workspaces_refuse_codebase_writes() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Old").await;
+    let c = app
+        .post(
+            &path(&ws),
+            &ada.token,
+            json!({"name": "a", "source_type": "local", "path": "/x"}),
+        )
+        .await
+        .body
+        .clone();
+    let item = format!("{}/{}", path(&ws), c["id"].as_str().unwrap());
+    app.post(
+        &format!("/v1/workspaces/{}/archive", ws["id"].as_str().unwrap()),
+        &ada.token,
+        json!({"archive": true}),
+    )
+    .await
+    .assert(200);
+    app.post(
+        &path(&ws),
+        &ada.token,
+        json!({"name": "b", "source_type": "local", "path": "/y"}),
+    )
+    .await
+    .assert_problem(409, "workspace_archived");
+    app.patch(&item, &ada.token, json!({"name": "b"}))
+        .await
+        .assert_problem(409, "workspace_archived");
+    app.delete(&item, &ada.token)
+        .await
+        .assert_problem(409, "workspace_archived");
+    app.get(&item, &ada.token).await.assert(200);
+}

@@ -89,6 +89,30 @@ async fn openapi_documents_every_route() {
             "/v1/organizations/{org}/members/{user_id}",
             &["patch", "delete"],
         ),
+        (
+            "/v1/workspaces/{workspace}/settings",
+            &["get", "put", "patch"],
+        ),
+        ("/v1/workspaces/{workspace}/today-pin", &["put"]),
+        ("/v1/workspaces/{workspace}/providers", &["get", "put"]),
+        ("/v1/workspaces/{workspace}/projects", &["get", "post"]),
+        (
+            "/v1/workspaces/{workspace}/projects/{project}",
+            &["get", "patch", "delete"],
+        ),
+        ("/v1/workspaces/{workspace}/codebases", &["get", "post"]),
+        (
+            "/v1/workspaces/{workspace}/codebases/{id}",
+            &["get", "patch", "delete"],
+        ),
+        ("/v1/workspaces/{workspace}/bridges", &["get", "post"]),
+        (
+            "/v1/workspaces/{workspace}/bridges/{id}",
+            &["get", "patch", "delete"],
+        ),
+        ("/v1/workspaces/{workspace}/logo", &["put", "delete"]),
+        ("/v1/logos/{key}", &["get"]),
+        ("/v1/admin/workspaces/{workspace}/plan", &["put"]),
     ] {
         for m in methods {
             assert!(
