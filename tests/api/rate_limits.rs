@@ -70,7 +70,7 @@ async fn refused_creates_do_not_count() {
 
 #[tokio::test]
 async fn failed_logins_are_limited_per_email() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("3/1m").unwrap()).await;
+    let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("3/1d").unwrap()).await;
     let ada = app.signup("Ada").await;
     let wrong = json!({"email": ada.email, "password": "wrong password!"});
     for _ in 0..3 {
@@ -94,7 +94,7 @@ async fn failed_logins_are_limited_per_email() {
 #[tokio::test]
 async fn authenticated_requests_are_limited_per_token() {
     let app =
-        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("5/1m").unwrap()).await;
+        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("5/1d").unwrap()).await;
     let ada = app.signup("Ada").await;
     for i in 0..5 {
         let r = app.get("/v1/me", &ada.token).await;
@@ -164,7 +164,7 @@ async fn creation_limits_hold_across_replicas() {
 #[tokio::test]
 async fn request_counts_are_shared_through_the_database() {
     let app =
-        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("4/1m").unwrap()).await;
+        TestApp::spawn_with(|c| c.rate_limits.requests = RateSpec::parse("4/1d").unwrap()).await;
     let other = replica(&app).await;
     let ada = app.signup("Ada").await;
     for _ in 0..4 {
