@@ -295,7 +295,6 @@ impl Store {
         .await?;
         let joined = match insert_membership(
             &mut tx,
-            &ws,
             &locked,
             &self.plans(),
             user,

@@ -152,17 +152,7 @@ impl Store {
         if locked.status == "archived" {
             return Err(Error::WorkspaceArchived);
         }
-        insert_membership(
-            &mut tx,
-            &ws,
-            &locked,
-            &self.plans(),
-            user,
-            jc.role,
-            None,
-            now,
-        )
-        .await?;
+        insert_membership(&mut tx, &locked, &self.plans(), user, jc.role, None, now).await?;
         tx.execute(
             "UPDATE join_codes SET uses = uses + 1 WHERE workspace_id = $1",
             params![&ws],

@@ -43,6 +43,7 @@ pub struct MemberFilter {
 
 /// The workspace row, locked, as far as membership changes need it.
 pub(crate) struct LockedWorkspace {
+    pub id: WorkspaceId,
     pub plan: String,
     pub member_count: i64,
     pub status: String,
@@ -65,6 +66,7 @@ pub(crate) async fn lock_workspace(
         .await?
         .ok_or(Error::NotFound)?;
     let locked = LockedWorkspace {
+        id: ws.clone(),
         plan: row.text(0)?,
         member_count: row.int(1)?,
         status: row.text(2)?,
@@ -122,7 +124,6 @@ pub(crate) async fn actor_role(
 /// member (409) and a full plan (403 `plan_limit`), counts it.
 pub(crate) async fn insert_membership(
     tx: &mut Tx,
-    ws: &WorkspaceId,
     locked: &LockedWorkspace,
     plans: &Plans,
     user: &UserId,
@@ -133,7 +134,7 @@ pub(crate) async fn insert_membership(
     let exists = tx
         .fetch_optional(
             "SELECT 1 FROM memberships WHERE workspace_id = $1 AND user_id = $2",
-            params![ws, user],
+            params![&locked.id, user],
         )
         .await?;
     if exists.is_some() {
@@ -149,7 +150,7 @@ pub(crate) async fn insert_membership(
         .execute(
             "INSERT INTO memberships (id, workspace_id, user_id, role, ws_created_at, invited_by, created_at)
              SELECT $1, w.id, $3, $4, w.created_at, $5, $6 FROM workspaces w WHERE w.id = $2",
-            params![&id, ws, user, role.rank(), invited_by, now],
+            params![&id, &locked.id, user, role.rank(), invited_by, now],
         )
         .await;
     match r {
@@ -161,7 +162,7 @@ pub(crate) async fn insert_membership(
     };
     tx.execute(
         "UPDATE workspaces SET member_count = member_count + 1 WHERE id = $1",
-        params![ws],
+        params![&locked.id],
     )
     .await?;
     Ok(id)
@@ -197,7 +198,6 @@ impl Store {
         let (locked, _) = lock_workspace(&mut tx, workspace).await?;
         let id = insert_membership(
             &mut tx,
-            workspace,
             &locked,
             &self.plans(),
             user,
@@ -228,7 +228,6 @@ impl Store {
         let invited_by = actor.user().map(|u| u.as_str());
         insert_membership(
             &mut tx,
-            ws,
             &locked,
             &self.plans(),
             user,

@@ -1,0 +1,141 @@
+//! Workspaces (SPEC §3) and the caller's permissions on them (SPEC §4).
+//!
+//! Split by operation: `create`, `read` (list and get), `update`,
+//! `lifecycle` (archive, delete, restore), `permissions`.
+
+mod create;
+mod lifecycle;
+mod permissions;
+mod read;
+mod update;
+
+pub use create::*;
+pub use lifecycle::*;
+pub use permissions::*;
+pub use read::*;
+pub use update::*;
+
+use axum::http::StatusCode;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::app::AppState;
+use crate::domain::plans::{Limits, Plans};
+use crate::domain::roles::Role;
+use crate::domain::time;
+use crate::domain::workspace::Workspace;
+use crate::http::response::Versioned;
+use crate::store::organizations::OrganizationSummary;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_workspace, list_workspaces))
+        .routes(routes!(get_workspace, update_workspace, delete_workspace))
+        .routes(routes!(archive_workspace))
+        .routes(routes!(restore_workspace))
+        .routes(routes!(get_permissions))
+        .routes(routes!(check_permission))
+}
+
+/// A workspace as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct WorkspaceResponse {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub icon: Option<String>,
+    pub domain: Option<String>,
+    pub repo_path: Option<String>,
+    pub branch: Option<String>,
+    /// `active`, `archived` or `deleted`.
+    pub status: String,
+    pub organization_id: Option<String>,
+    #[schema(value_type = Object)]
+    pub settings: Map<String, Value>,
+    #[schema(value_type = Object)]
+    pub metadata: Map<String, Value>,
+    #[schema(value_type = Object)]
+    pub onboarding: Map<String, Value>,
+    pub onboarding_completed_at: Option<String>,
+    pub logo_url: Option<String>,
+    pub plan: String,
+    pub limits: Limits,
+    pub trial_ends_at: Option<String>,
+    pub member_count: i64,
+    /// The caller's effective role (direct or inherited from the
+    /// organization); null for the platform admin.
+    pub role: Option<Role>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub archived_at: Option<String>,
+    pub deleted_at: Option<String>,
+    pub purge_at: Option<String>,
+    pub version: i64,
+    /// With `expand=organization`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<Option<OrganizationSummary>>,
+    /// With `expand=codebases`: the newest 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub codebases: Option<Vec<crate::http::codebases::CodebaseResponse>>,
+}
+
+impl WorkspaceResponse {
+    /// The response with `limits` from the configured plans.
+    /// (There is no `From<Workspace>`: limits must come from the
+    /// configured plans, never from the built-in defaults.)
+    pub fn new(w: Workspace, plans: &Plans) -> Self {
+        WorkspaceResponse {
+            logo_url: w.logo_key.as_ref().map(|k| format!("/v1/logos/{k}")),
+            limits: plans.limits(&w.plan),
+            id: w.id.to_string(),
+            slug: w.slug,
+            name: w.name,
+            description: w.description,
+            icon: w.icon,
+            domain: w.domain,
+            repo_path: w.repo_path,
+            branch: w.branch,
+            status: w.status.as_str().to_owned(),
+            organization_id: w.organization_id.map(|o| o.to_string()),
+            settings: w.settings,
+            metadata: w.metadata,
+            onboarding: w.onboarding,
+            onboarding_completed_at: time::format_opt(w.onboarding_completed_at),
+            plan: w.plan,
+            trial_ends_at: time::format_opt(w.trial_ends_at),
+            member_count: w.member_count,
+            role: w.role,
+            created_at: time::format(w.created_at),
+            updated_at: time::format(w.updated_at),
+            archived_at: time::format_opt(w.archived_at),
+            deleted_at: time::format_opt(w.deleted_at),
+            purge_at: time::format_opt(w.purge_at),
+            version: w.version,
+            organization: None,
+            codebases: None,
+        }
+    }
+}
+
+/// A workspace with its ETag; `limits` from the configured plans.
+pub fn versioned(
+    state: &AppState,
+    status: StatusCode,
+    ws: Workspace,
+) -> Versioned<WorkspaceResponse> {
+    Versioned {
+        status,
+        version: ws.version,
+        body: WorkspaceResponse::new(ws, &state.config.plans),
+    }
+}
+
+/// Deserializes a present field (even `null`) as `Some`, so PATCH can tell
+/// "absent" from "set to null".
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
+}

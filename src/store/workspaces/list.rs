@@ -1,0 +1,177 @@
+//! The workspaces a user can access, in keyset pages.
+
+use super::*;
+use crate::domain::ids::UserId;
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::time::now_ms;
+use crate::domain::workspace::{Status, Workspace};
+use crate::domain::Error;
+use crate::store::db::Backend;
+use crate::store::Store;
+
+impl Store {
+    /// The workspaces a user can access, one keyset (or offset) page.
+    ///
+    /// Two branches, each walking its own index with its own LIMIT: direct
+    /// memberships (`memberships_user_idx`, newest first) and workspaces of
+    /// the user's organizations (`workspaces_org_idx`). Their UNION is
+    /// ordered once more and cut to the page, so the cost follows the page
+    /// size, not the number of memberships or the depth of the page.
+    pub async fn list_workspaces(
+        &self,
+        user: &UserId,
+        filter: &ListFilter,
+        page: &PageRequest,
+    ) -> Result<Page<Workspace>, Error> {
+        let mut p = Params::default();
+        let uid = p.bind(user);
+        let mut conds = Vec::new();
+        if filter.statuses.is_empty() {
+            conds.push("w.status IN ('active', 'archived')".to_owned());
+        } else {
+            let mut alts = Vec::new();
+            for s in &filter.statuses {
+                alts.push(match s {
+                    Status::Deleted => {
+                        format!(
+                            "(w.status = 'deleted' AND {EFFECTIVE_RANK} = 4 AND w.purge_at > {})",
+                            p.bind(now_ms())
+                        )
+                    }
+                    other => format!("w.status = '{}'", other.as_str()),
+                });
+            }
+            conds.push(format!("({})", alts.join(" OR ")));
+        }
+        if let Some(r) = filter.role {
+            conds.push(format!("{EFFECTIVE_RANK} = {}", p.bind(r.rank())));
+        }
+        if let Some(org) = &filter.organization_id {
+            conds.push(format!("w.organization_id = {}", p.bind(org.as_str())));
+        }
+        if let Some(q) = &filter.q {
+            let pat = p.bind(like_pattern(q));
+            conds.push(format!(
+                "(lower(w.name) LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"
+            ));
+        }
+        let common = conds.join(" AND ");
+        let total = if page.include_total {
+            let sql = format!(
+                "SELECT COUNT(*) FROM (
+                   SELECT w.id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                   LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
+                   WHERE m.user_id = {uid} AND {common}
+                   UNION
+                   SELECT w.id FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
+                   LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
+                   WHERE om.user_id = {uid} AND {common}) AS t"
+            );
+            Some(self.db.fetch_all(&sql, p.0.clone()).await?[0].int(0)?)
+        } else {
+            None
+        };
+
+        // Sort key of each branch (the membership branch uses its copy of
+        // created_at so the walk stays on its index) and of the outer query.
+        let (desc, by_name) = match filter.sort {
+            Sort::CreatedDesc => (true, false),
+            Sort::CreatedAsc => (false, false),
+            Sort::NameAsc => (false, true),
+            Sort::NameDesc => (true, true),
+        };
+        let dir = if desc { "DESC" } else { "ASC" };
+        let cmp = if desc { "<" } else { ">" };
+        // Names sort case-insensitively and byte-wise on both databases
+        // (PostgreSQL would otherwise use the database's collation).
+        let name_key = match self.backend() {
+            Backend::Sqlite => "lower(w.name)",
+            Backend::Postgres => "lower(w.name) COLLATE \"C\"",
+        };
+        let (k1, id1, k2) = if by_name {
+            (name_key, "w.id", name_key)
+        } else {
+            ("m.ws_created_at", "m.workspace_id", "w.created_at")
+        };
+        let (mut keyset1, mut keyset2) = (String::new(), String::new());
+        let mut offset = 0;
+        match &page.start {
+            Start::First => {}
+            Start::Offset(n) => offset = *n,
+            Start::After(c) => {
+                let key = match (&c.key, by_name) {
+                    (CursorKey::Int(v), false) => p.bind(*v),
+                    (CursorKey::Text(t), true) => p.bind(t.as_str()),
+                    _ => {
+                        return Err(Error::field(
+                            "cursor",
+                            "invalid",
+                            "the cursor belongs to another sort order",
+                        ))
+                    }
+                };
+                let cid = p.bind(c.id.as_str());
+                keyset1 = format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})");
+                keyset2 = format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})");
+            }
+        }
+        let inner_limit = p.bind(offset + page.limit + 1);
+        let outer_limit = p.bind(page.limit + 1);
+        let outer_offset = p.bind(offset);
+        // The union carries only ids and sort keys; the page's full rows are
+        // joined once at the end, so no wide row is copied or sorted twice.
+        let sql = format!(
+            "SELECT {WS_COLS}, m.role, om.role, k.sort_key FROM (
+               SELECT id, sort_key FROM (
+                 SELECT w.id AS id, {k1} AS sort_key
+                 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                 LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
+                 WHERE m.user_id = {uid} AND {common}{keyset1}
+                 ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
+               UNION
+               SELECT id, sort_key FROM (
+                 SELECT w.id AS id, {k2} AS sort_key
+                 FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
+                 LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
+                 WHERE om.user_id = {uid} AND {common}{keyset2}
+                 ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
+               ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}
+             ) AS k
+             JOIN workspaces w ON w.id = k.id
+             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {uid}
+             LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = {uid}
+             ORDER BY k.sort_key {dir}, k.id {dir}"
+        );
+        let rows = self.db.fetch_all(&sql, p.0).await?;
+        let has_more = rows.len() as i64 > page.limit;
+        let rows = &rows[..rows.len().min(page.limit as usize)];
+        let items = rows
+            .iter()
+            .map(workspace_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = match (has_more, rows.last()) {
+            (true, Some(last)) => {
+                let key = if by_name {
+                    CursorKey::Text(last.text(WS_NCOLS + 2)?)
+                } else {
+                    CursorKey::Int(last.int(WS_NCOLS + 2)?)
+                };
+                Some(
+                    Cursor {
+                        key,
+                        id: last.text(0)?,
+                    }
+                    .encode(),
+                )
+            }
+            _ => None,
+        };
+        Ok(Page {
+            items,
+            has_more,
+            next_cursor,
+            total,
+            limit: page.limit,
+        })
+    }
+}

@@ -1,0 +1,190 @@
+//! Workspaces: access resolution, create, list, update, lifecycle, purge.
+//!
+//! Split by operation: `create`, `list`, `update`, `lifecycle` (archive,
+//! delete, restore, purge).
+
+mod create;
+mod lifecycle;
+mod list;
+mod update;
+
+use serde_json::{Map, Value as Json};
+
+use super::db::{DbError, Row, Tx, Value};
+use super::Store;
+use crate::config::RateSpec;
+use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
+use crate::domain::roles::{effective_role, OrgRole, Role};
+use crate::domain::slug;
+use crate::domain::workspace::{Status, Workspace};
+use crate::domain::Error;
+use crate::params;
+
+pub(crate) const WS_COLS: &str =
+    "w.id, w.slug, w.name, w.description, w.icon, w.domain, w.repo_path, \
+    w.branch, w.status, w.organization_id, w.settings, w.metadata, w.onboarding, \
+    w.onboarding_completed_at, w.logo_key, w.plan, w.trial_ends_at, w.member_count, w.created_at, \
+    w.updated_at, w.archived_at, w.deleted_at, w.purge_at, w.version";
+const WS_NCOLS: usize = 24;
+
+/// The caller's effective role rank: the higher of the direct (`m`) and the
+/// organization (`om`) role; 0 for none. CASE rather than max()/GREATEST(),
+/// which the two databases spell differently.
+const EFFECTIVE_RANK: &str = "CASE WHEN COALESCE(m.role, 0) >= COALESCE(om.role, 0) \
+    THEN COALESCE(m.role, 0) ELSE COALESCE(om.role, 0) END";
+
+fn json_map(s: &str) -> Map<String, Json> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+/// Decodes `WS_COLS` followed by the direct and the organization role rank.
+pub(crate) fn workspace_from(row: &Row) -> Result<Workspace, DbError> {
+    let direct = row.opt_int(WS_NCOLS)?.and_then(Role::from_rank);
+    let inherited = row.opt_int(WS_NCOLS + 1)?.and_then(OrgRole::from_rank);
+    Ok(Workspace {
+        id: WorkspaceId::from_db(row.text(0)?),
+        slug: row.text(1)?,
+        name: row.text(2)?,
+        description: row.opt_text(3)?,
+        icon: row.opt_text(4)?,
+        domain: row.opt_text(5)?,
+        repo_path: row.opt_text(6)?,
+        branch: row.opt_text(7)?,
+        status: Status::parse(&row.text(8)?).ok_or(DbError::Decode(8))?,
+        organization_id: row.opt_text(9)?.map(OrganizationId::from_db),
+        settings: json_map(&row.text(10)?),
+        metadata: json_map(&row.text(11)?),
+        onboarding: json_map(&row.text(12)?),
+        onboarding_completed_at: row.opt_int(13)?,
+        logo_key: row.opt_text(14)?,
+        plan: row.text(15)?,
+        trial_ends_at: row.opt_int(16)?,
+        member_count: row.int(17)?,
+        created_at: row.int(18)?,
+        updated_at: row.int(19)?,
+        archived_at: row.opt_int(20)?,
+        deleted_at: row.opt_int(21)?,
+        purge_at: row.opt_int(22)?,
+        version: row.int(23)?,
+        role: effective_role(direct, inherited),
+    })
+}
+
+/// A rate limit to count inside a write, rolled back with it on failure.
+pub struct CountedLimit<'a> {
+    pub key: String,
+    pub spec: &'a RateSpec,
+}
+
+/// Filters of `GET /v1/workspaces`.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Empty means active and archived.
+    pub statuses: Vec<Status>,
+    pub role: Option<Role>,
+    pub organization_id: Option<String>,
+    /// Case-insensitive substring of name or slug.
+    pub q: Option<String>,
+    pub sort: Sort,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Sort {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    NameAsc,
+    NameDesc,
+}
+
+/// Collects parameters while SQL is assembled; `bind` returns `$N`.
+#[derive(Default)]
+struct Params(Vec<Value>);
+
+impl Params {
+    fn bind(&mut self, v: impl Into<Value>) -> String {
+        self.0.push(v.into());
+        format!("${}", self.0.len())
+    }
+}
+
+pub(crate) fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Store {
+    /// Resolves `{workspace}` (id or slug) with the caller's effective role,
+    /// in one query. `user` is `None` for the platform admin.
+    pub async fn workspace_for(
+        &self,
+        key: &str,
+        user: Option<&UserId>,
+    ) -> Result<Option<Workspace>, Error> {
+        let by = if key.starts_with(WorkspaceId::PREFIX) {
+            "w.id"
+        } else {
+            "w.slug"
+        };
+        let row = self
+            .db
+            .fetch_optional(
+                &format!(
+                    "SELECT {WS_COLS}, m.role, om.role FROM workspaces w
+                     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
+                     LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = $2
+                     WHERE {by} = $1"
+                ),
+                params![key, user.map(|u| u.as_str()).unwrap_or("")],
+            )
+            .await?;
+        Ok(row.map(|r| workspace_from(&r)).transpose()?)
+    }
+}
+
+pub(crate) const RETRY_SLUG: &str = "generated slug lost a race";
+
+/// Reads a workspace inside a write transaction, locked for the update.
+pub(crate) async fn locked_workspace(tx: &mut Tx, id: &WorkspaceId) -> Result<Workspace, Error> {
+    let sql = format!(
+        "SELECT {WS_COLS}, NULL, NULL FROM workspaces w WHERE w.id = $1{}",
+        tx.for_update()
+    );
+    let row = tx
+        .fetch_optional(&sql, params![id])
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(workspace_from(&row)?)
+}
+
+/// The first of `base`, `base-2`, `base-3`, ... not used in `table.slug`.
+/// Reads the range of slugs that start with `base-` through the unique index.
+pub(crate) async fn free_slug(tx: &mut Tx, table: &str, base: &str) -> Result<String, Error> {
+    let rows = tx
+        .fetch_all(
+            &format!("SELECT slug FROM {table} WHERE slug = $1 OR (slug > $2 AND slug < $3)"),
+            params![base, format!("{base}-"), format!("{base}.")],
+        )
+        .await?;
+    let mut used = std::collections::HashSet::new();
+    for r in &rows {
+        let s = r.text(0)?;
+        if s == base {
+            used.insert(1u32);
+        } else if let Some(n) = s
+            .strip_prefix(base)
+            .and_then(|t| t.strip_prefix('-'))
+            .and_then(|t| t.parse().ok())
+        {
+            used.insert(n);
+        }
+    }
+    let n = (1u32..)
+        .find(|n| !used.contains(n))
+        .expect("a free suffix exists");
+    Ok(slug::with_suffix(base, n))
+}

@@ -1,0 +1,117 @@
+//! Field updates with JSON Merge Patch documents.
+
+use serde_json::{Map, Value as Json};
+
+use super::*;
+use crate::domain::ids::WorkspaceId;
+use crate::domain::json::{check_size, merge_patch};
+use crate::domain::time::now_ms;
+use crate::domain::workspace::{Workspace, WorkspacePatch};
+use crate::domain::Error;
+use crate::params;
+use crate::store::Store;
+
+impl Store {
+    /// Applies a validated patch. `if_match` is the expected version.
+    pub async fn update_workspace(
+        &self,
+        id: &WorkspaceId,
+        patch: &WorkspacePatch,
+        if_match: Option<i64>,
+    ) -> Result<Workspace, Error> {
+        let mut tx = self.db.begin().await?;
+        let mut ws = locked_workspace(&mut tx, id).await?;
+        if if_match.is_some_and(|v| v != ws.version) {
+            return Err(Error::VersionMismatch);
+        }
+        if patch.is_empty() {
+            return Ok(ws);
+        }
+        if let Some(v) = &patch.name {
+            ws.name = v.clone();
+        }
+        if let Some(v) = &patch.slug {
+            ws.slug = v.clone();
+        }
+        let set = |slot: &mut Option<String>, v: &Option<Option<String>>| {
+            if let Some(v) = v {
+                *slot = v.clone();
+            }
+        };
+        set(&mut ws.description, &patch.description);
+        set(&mut ws.icon, &patch.icon);
+        set(&mut ws.domain, &patch.domain);
+        set(&mut ws.repo_path, &patch.repo_path);
+        set(&mut ws.branch, &patch.branch);
+        let mut errors = Vec::new();
+        for (field, doc, p) in [
+            ("settings", &mut ws.settings, &patch.settings),
+            ("metadata", &mut ws.metadata, &patch.metadata),
+        ] {
+            if let Some(p) = p {
+                let mut merged = Json::Object(std::mem::take(doc));
+                merge_patch(&mut merged, p);
+                *doc = match merged {
+                    Json::Object(m) => m,
+                    _ => Map::new(),
+                };
+                if field == "metadata" {
+                    if let Err(e) = check_size(field, doc) {
+                        errors.push(e);
+                    }
+                }
+            }
+        }
+        if patch.settings.is_some() {
+            // The same rule as the settings routes (known keys, size, and a
+            // default project of this workspace).
+            match crate::store::settings::check_settings(&mut tx, &ws.id, &ws.settings).await {
+                Err(Error::Validation(e)) => errors.extend(e),
+                r => r?,
+            }
+        }
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        if let Some(v) = &patch.onboarding {
+            ws.onboarding = v.clone();
+        }
+        if let Some(v) = patch.onboarding_completed_at {
+            ws.onboarding_completed_at = v;
+        }
+        ws.updated_at = now_ms();
+        ws.version += 1;
+        let r = tx
+            .execute(
+                "UPDATE workspaces SET name = $2, slug = $3, description = $4, icon = $5, domain = $6,
+                    repo_path = $7, branch = $8, settings = $9, metadata = $10, onboarding = $11,
+                    onboarding_completed_at = $12, updated_at = $13, version = $14
+                 WHERE id = $1",
+                params![
+                    &ws.id,
+                    &ws.name,
+                    &ws.slug,
+                    ws.description.clone(),
+                    ws.icon.clone(),
+                    ws.domain.clone(),
+                    ws.repo_path.clone(),
+                    ws.branch.clone(),
+                    Json::Object(ws.settings.clone()).to_string(),
+                    Json::Object(ws.metadata.clone()).to_string(),
+                    Json::Object(ws.onboarding.clone()).to_string(),
+                    ws.onboarding_completed_at,
+                    ws.updated_at,
+                    ws.version
+                ],
+            )
+            .await;
+        match r {
+            Err(e) if e.unique_constraint() == Some("workspaces_slug_key") => {
+                return Err(Error::SlugTaken(ws.slug))
+            }
+            r => r?,
+        };
+        tx.commit().await?;
+        Ok(ws)
+    }
+}
