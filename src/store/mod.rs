@@ -7,6 +7,7 @@ pub mod members;
 pub mod migrations;
 pub mod organizations;
 pub mod ratelimit;
+pub mod seed;
 pub mod sqlite;
 pub mod workspaces;
 
