@@ -10,7 +10,8 @@
 //! Shape of the data:
 //! * user 0 is the bench user; it is an admin (not the owner) of exactly
 //!   `bench_user_workspaces` workspaces spread evenly over creation time, so
-//!   it can read, list, PATCH and add members to them;
+//!   it can read, list, PATCH and add members to them (they are on the
+//!   `pro` plan, so adding the spare users stays within the member limit);
 //! * the last `spare` users (10 %, at most 1,000) belong to nothing: the
 //!   add-member scenario adds them, so no pair is taken in advance;
 //! * every other workspace gets a uniformly random owner and the remaining
@@ -215,7 +216,7 @@ impl Store {
         let mut w = 0u64;
         while w < spec.workspaces {
             let end = (w + WORKSPACES_PER_TX).min(spec.workspaces);
-            let mut ws_vals = Vec::with_capacity(((end - w) * 7) as usize);
+            let mut ws_vals = Vec::with_capacity(((end - w) * 8) as usize);
             let mut m_vals = Vec::new();
             for i in w..end {
                 let id = WorkspaceId::new();
@@ -223,9 +224,8 @@ impl Store {
                 let owner = rng.gen_range(1..=pool);
                 let mut members: Vec<(u64, i64)> = vec![(owner, OWNER)];
                 // Exactly B of the W indexes flip the bench counter.
-                let bench =
-                    (i * spec.bench_user_workspaces) / spec.workspaces
-                        != ((i + 1) * spec.bench_user_workspaces) / spec.workspaces;
+                let bench = (i * spec.bench_user_workspaces) / spec.workspaces
+                    != ((i + 1) * spec.bench_user_workspaces) / spec.workspaces;
                 if bench {
                     members.push((0, ADMIN));
                     bench_workspaces.push((id.clone(), created));
@@ -259,6 +259,9 @@ impl Store {
                 ws_vals.push(Value::from(&id));
                 ws_vals.push(Value::Text(format!("w{tag}-{i}")));
                 ws_vals.push(Value::Text(format!("Workspace {i}")));
+                // The add-member scenario adds up to `spare` users to each
+                // bench workspace: more than the free plan's 25 members.
+                ws_vals.push(Value::from(if bench { "pro" } else { "free" }));
                 ws_vals.push(Value::Int(members.len() as i64));
                 ws_vals.push(Value::from(&user_ids[owner as usize]));
                 ws_vals.push(Value::Int(created));
@@ -278,8 +281,8 @@ impl Store {
                 &mut tx,
                 "INSERT INTO workspaces (id, slug, name, status, settings, metadata, onboarding, plan,
                     member_count, created_by, created_at, updated_at, version)",
-                "(?, ?, ?, 'active', '{}', '{}', '{}', 'free', ?, ?, ?, ?, 1)",
-                7,
+                "(?, ?, ?, 'active', '{}', '{}', '{}', ?, ?, ?, ?, ?, 1)",
+                8,
                 WORKSPACES_PER_STMT,
                 ws_vals,
             )
