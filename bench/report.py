@@ -74,7 +74,7 @@ sums = {}
 for ph, rows, fx, rss, skipped in phases:
     s = summary(rows)
     sums[ph["phase"]] = s
-    data = f"{ph['memberships']:,} memb."
+    data = f"{ph['size']}: {ph['memberships']:,} memb."
     for x in s:
         print(f"| {ph['db']} | {data} | {x['scenario']} | {fmt(x['rps'])} ({fmt(x['min'])}–{fmt(x['max'])}) | "
               f"{fmt(x['p50'], 3)} | {fmt(x['p99'], 3)} | {x['errors']} | {fmt(x['cpu'])} | {fmt(x['steal'])} | "
@@ -96,14 +96,14 @@ for ph, rows, fx, rss, skipped in phases:
 print()
 print("Server memory after the phase (from /proc/PID/status):")
 print()
-print("| DB | memberships | VmHWM (peak RSS) | VmRSS |")
+print("| DB | data | VmHWM (peak RSS) | VmRSS |")
 print("|---|---|---|---|")
 for ph, rows, fx, rss, skipped in phases:
-    print(f"| {ph['db']} | {ph['memberships']:,} | {rss.get('VmHWM', 'n/a')} | {rss.get('VmRSS', 'n/a')} |")
+    print(f"| {ph['db']} | {ph['size']}: {ph['memberships']:,} memb. | {rss.get('VmHWM', 'n/a')} | {rss.get('VmRSS', 'n/a')} |")
 
 pairs = defaultdict(dict)
 for ph, rows, fx, rss, skipped in phases:
-    pairs[ph["db"]][ph["memberships"]] = sums[ph["phase"]]
+    pairs[ph["db"]][(ph["memberships"], ph["phase"])] = sums[ph["phase"]]
 lines = []
 for db, by_m in pairs.items():
     if len(by_m) < 2:

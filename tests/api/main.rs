@@ -9,4 +9,5 @@ mod authorization;
 mod bad_input;
 mod ops;
 mod rate_limits;
+mod tenancy;
 mod workspaces;
