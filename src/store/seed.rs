@@ -307,6 +307,10 @@ impl Store {
                 ));
             }
         }
+        // Fresh planner statistics: without them PostgreSQL estimates a few
+        // rows per user and hash-joins all of a user's memberships instead of
+        // walking the index for one page (measured: 5 ms instead of 0.1 ms).
+        db.execute("ANALYZE", vec![]).await?;
         let workspaces_secs = started.elapsed().as_secs_f64();
         bench_workspaces.reverse(); // newest first, like the list
         let spare_users = user_ids[(spec.users - spare) as usize..].to_vec();
