@@ -112,12 +112,12 @@ for db, by_m in pairs.items():
     for x in by_m[lo]:
         y = next((y for y in by_m[hi] if y["scenario"] == x["scenario"]), None)
         if y:
-            lines.append(f"| {db} | {x['scenario']} | {fmt(x['rps'])} | {fmt(y['rps'])} | {fmt(y['rps'] / x['rps'], 3)} | "
+            lines.append(f"| {db} | {x['scenario']} | {lo[0]:,} ({lo[1]}) | {fmt(x['rps'])} | {hi[0]:,} ({hi[1]}) | {fmt(y['rps'])} | {fmt(y['rps'] / x['rps'], 3)} | "
                          f"{fmt(x['vs_ceiling'], 4)} | {fmt(y['vs_ceiling'], 4)} |")
 if lines:
     print()
     print("Scaling (same bench user with the same number of workspaces; only the table sizes change):")
     print()
-    print("| DB | scenario | req/s at small | req/s at full | full / small | vs ceiling small | vs ceiling full |")
-    print("|---|---|---|---|---|---|---|")
+    print("| DB | scenario | memberships (phase) | req/s | memberships (phase) | req/s | ratio large / small | vs ceiling small | vs ceiling large |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
