@@ -118,6 +118,18 @@ run_phase() {
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" || { cat "$dir/serve.log"; exit 1; }
 
   python3 "$BENCH/target_env.py" "$dir/fixture.json" "http://127.0.0.1:$PORT" "$server_pid" > "$dir/ours.env"
+  # The computed deep cursor must land where walking the list would: its page
+  # is the last 20 of the bench user's workspaces, newest first.
+  python3 - "$dir/fixture.json" "http://127.0.0.1:$PORT" <<'PY'
+import json, sys, urllib.request
+fx, base = json.load(open(sys.argv[1])), sys.argv[2]
+if fx.get("deep_cursor"):
+    req = urllib.request.Request(f"{base}/v1/workspaces?limit=20&cursor={fx['deep_cursor']}",
+                                 headers={"Authorization": "Bearer " + fx["bench_user"]["token"]})
+    got = [w["id"] for w in json.load(urllib.request.urlopen(req))["data"]]
+    assert got == fx["get_ids"][-20:], f"deep page mismatch: {got[:2]} vs {fx['get_ids'][-20:][:2]}"
+    print(f"deep cursor ok: page after {fx['deep_cursor_rows_before']} rows = the last 20 workspaces")
+PY
   # the ceiling gets our request bytes (ceiling.sh copies the standard keys; the extras are added here)
   "$H/ceiling/ceiling.sh" down >/dev/null 2>&1 || true
   "$H/ceiling/ceiling.sh" up "$dir/ours.env" > "$dir/ceiling.log"

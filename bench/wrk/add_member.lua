@@ -12,7 +12,9 @@
 local dir = debug.getinfo(1, "S").source:sub(2):match("(.*/)") or "./"
 local lib = dofile(dir .. "lib.lua")
 
-local ws, users, tmpl, h, offset, n = {}, {}, nil, nil, 0, 0
+local ws, users, tmpl, h, offset = {}, {}, nil, nil, 0
+-- global, not local: done() reads it from each thread with thread:get()
+sent = 0
 
 function init(args)
   tmpl = lib.need("MEMBER_PATH_TEMPLATE")
@@ -24,8 +26,8 @@ function init(args)
 end
 
 function request()
-  local k = offset + n
-  n = n + 1
+  local k = offset + sent
+  sent = sent + 1
   local w = ws[k % #ws + 1]
   local u = users[math.floor(k / #ws) % #users + 1]
   return wrk.format("POST", (tmpl:gsub("{id}", w)), h,
@@ -43,8 +45,9 @@ function done(summary, latency, requests)
   lib.done(summary, latency, requests)
   local state = lib.env("MEMBER_STATE", nil)
   if state then
-    local total = offset
-    for _, t in ipairs(threads) do total = total + (t:get("n") or 0) end
+    -- init() ran in the threads only: read the offset here again.
+    local total = tonumber(lib.env("MEMBER_OFFSET", "0"))
+    for _, t in ipairs(threads) do total = total + (t:get("sent") or 0) end
     local f = io.open(state, "w")
     f:write(tostring(total) .. "\n")
     f:close()
