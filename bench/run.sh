@@ -118,6 +118,7 @@ run_phase() {
   curl -sf -o /dev/null "http://127.0.0.1:$PORT/readyz" || { cat "$dir/serve.log"; exit 1; }
 
   python3 "$BENCH/target_env.py" "$dir/fixture.json" "http://127.0.0.1:$PORT" "$server_pid" > "$dir/ours.env"
+  mkdir -p "$BENCH/targets"; cp "$dir/ours.env" "$BENCH/targets/ours-$name.env"   # for manual reruns (gitignored)
   # The computed deep cursor must land where walking the list would: its page
   # is the last 20 of the bench user's workspaces, newest first.
   python3 - "$dir/fixture.json" "http://127.0.0.1:$PORT" <<'PY'
