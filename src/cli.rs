@@ -8,7 +8,6 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, Overrides};
 use crate::domain::account::{self, TokenKind, SERVICE_SCOPES};
-use crate::domain::pagination::{Cursor, CursorKey};
 use crate::store::accounts::NewToken;
 use crate::store::db::Backend;
 use crate::store::seed::SeedSpec;
@@ -269,19 +268,8 @@ async fn seed_bench(store: &Store, spec: &SeedSpec, fixture: &Path) -> Result<()
         .map_err(|e| e.to_string())?;
     let total_secs = started.elapsed().as_secs_f64();
     let rows = spec.users + spec.workspaces + report.memberships_written;
-    // The deep page is the last full page of the bench user's list: the
-    // cursor points at the row just before it (see domain/pagination.rs).
-    let deep = report.bench_workspaces.len().checked_sub(21).map(|at| {
-        let (id, created) = &report.bench_workspaces[at];
-        (
-            at + 1,
-            Cursor {
-                key: CursorKey::Int(*created),
-                id: id.to_string(),
-            }
-            .encode(),
-        )
-    });
+    // The deep page is the last full page of the bench user's list.
+    let deep = report.deep_cursor();
     let ws_rows = spec.workspaces + report.memberships_written;
     let doc = serde_json::json!({
         "database": match store.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" },

@@ -26,6 +26,7 @@ use rand::{Rng, SeedableRng};
 use super::db::{Backend, Db, DbError, Tx, Value};
 use super::Store;
 use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
+use crate::domain::pagination::{Cursor, CursorKey};
 use crate::domain::time::{now_ms, Millis};
 
 /// What to seed.
@@ -326,6 +327,7 @@ impl Store {
             db.execute("ANALYZE", vec![]).await?;
         }
         let workspaces_secs = started.elapsed().as_secs_f64();
+        verify(db).await?;
         bench_workspaces.reverse(); // newest first, like the list
         let spare_users = user_ids[(spec.users - spare) as usize..].to_vec();
         Ok(SeedReport {
@@ -338,6 +340,49 @@ impl Store {
             workspaces_secs,
             memberships_written: written,
         })
+    }
+}
+
+/// The invariants the API keeps, checked over the whole database after a
+/// seed: member counts, one owner per workspace, the created_at copies.
+async fn verify(db: &Db) -> Result<(), DbError> {
+    for (what, sql) in [
+        (
+            "workspaces whose member_count is wrong",
+            "SELECT COUNT(*) FROM workspaces w
+             WHERE w.member_count <> (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = w.id)",
+        ),
+        (
+            "workspaces without exactly one owner",
+            "SELECT COUNT(*) FROM workspaces w
+             WHERE (SELECT COUNT(*) FROM memberships m WHERE m.workspace_id = w.id AND m.role = 4) <> 1",
+        ),
+        (
+            "memberships whose ws_created_at is wrong",
+            "SELECT COUNT(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.ws_created_at <> w.created_at",
+        ),
+    ] {
+        let n = db.fetch_all(sql, vec![]).await?[0].int(0)?;
+        if n != 0 {
+            return Err(DbError::Other(format!("seed check failed: {n} {what}")));
+        }
+    }
+    Ok(())
+}
+
+impl SeedReport {
+    /// The cursor of the row just before the bench user's last full page
+    /// of `GET /v1/workspaces` (newest first), and how many rows precede
+    /// that page. `None` with fewer than 21 workspaces.
+    pub fn deep_cursor(&self) -> Option<(usize, String)> {
+        let at = self.bench_workspaces.len().checked_sub(21)?;
+        let (id, created) = &self.bench_workspaces[at];
+        let cursor = Cursor {
+            key: CursorKey::Int(*created),
+            id: id.to_string(),
+        };
+        Some((at + 1, cursor.encode()))
     }
 }
 

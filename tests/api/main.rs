@@ -9,5 +9,6 @@ mod authorization;
 mod bad_input;
 mod ops;
 mod rate_limits;
+mod seed;
 mod tenancy;
 mod workspaces;
