@@ -76,14 +76,15 @@ fuzz_one() {  # fuzz_one sqlite|postgres
   echo "==> schemathesis on $db at $base (seed $SEED, $MAX_EXAMPLES examples per operation, ${MAX_TIME}s)"
   local status=0
   # Logging out would revoke the token the rest of the run uses.
-  "$VENV/bin/schemathesis" run "$base/openapi.json" \
+  # Run from the temp dir: schemathesis keeps a cache in ./.schemathesis.
+  (cd "$dir" && "$VENV/bin/schemathesis" run "$base/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
     --header "Authorization: Bearer $token" \
     --exclude-path /v1/auth/logout \
     --max-examples "$MAX_EXAMPLES" --max-time "$MAX_TIME" --seed "$SEED" \
     --phases examples,coverage,fuzzing --workers 2 --no-color \
     --report junit,json --report-dir "$dir/report" \
-    --generation-database none --request-timeout 10 || status=$?
+    --generation-database none --request-timeout 10) || status=$?
   python3 - "$dir/report" "$db" <<'PY' || true
 import glob, json, sys
 for p in glob.glob(sys.argv[1] + "/json-*.json"):
