@@ -3,7 +3,8 @@
 #
 # PostgreSQL comes from WORKSPACED_TEST_POSTGRES_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres); every test creates a schema of
-# its own there and drops it. Without a reachable PostgreSQL the second half
+# its own there and drops it (the reliability binary creates a database per
+# test, since it runs real server processes). Without a reachable PostgreSQL the second half
 # is skipped with a loud notice, except under CI=true, where that fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,10 +14,10 @@ export WORKSPACED_TEST_POSTGRES_URL="$PG_URL"
 
 if cargo nextest --version >/dev/null 2>&1; then
   run=(cargo nextest run --no-fail-fast)
-  api_only=(--test api)
+  api_only=(--test api --test reliability)
 else
   run=(cargo test --no-fail-fast)
-  api_only=(--test api)
+  api_only=(--test api --test reliability)
 fi
 
 pg_reachable() {

@@ -1,7 +1,7 @@
 //! The command line: `serve`, `migrate`, `admin ...`, `openapi`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use crate::config::{Config, Overrides};
 use crate::domain::account::{self, TokenKind, SERVICE_SCOPES};
 use crate::store::accounts::NewToken;
+use crate::store::db::Backend;
+use crate::store::seed::SeedSpec;
 use crate::store::Store;
 
 #[derive(Parser)]
@@ -72,6 +74,25 @@ enum AdminCommand {
         email: String,
         #[arg(long)]
         name: String,
+    },
+    /// Bulk-seed benchmark data and write a fixture (token, ids, cursor) for bench/run.sh.
+    SeedBench {
+        #[arg(long, default_value_t = 10_000)]
+        users: u64,
+        #[arg(long, default_value_t = 100_000)]
+        workspaces: u64,
+        /// All memberships, the one owner membership per workspace included.
+        #[arg(long, default_value_t = 1_000_000)]
+        memberships: u64,
+        /// How many workspaces the bench user is an admin of.
+        #[arg(long, default_value_t = 1_000)]
+        bench_user_workspaces: u64,
+        /// Where to write the JSON fixture.
+        #[arg(long, default_value = "bench-fixture.json")]
+        fixture: PathBuf,
+        /// Seed of the random generator (owners, members, roles).
+        #[arg(long, default_value_t = 1)]
+        rng_seed: u64,
     },
 }
 
@@ -235,5 +256,96 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<(), String> {
             println!("{}", user.id);
             Ok(())
         }
+        AdminCommand::SeedBench {
+            users,
+            workspaces,
+            memberships,
+            bench_user_workspaces,
+            fixture,
+            rng_seed,
+        } => {
+            let spec = SeedSpec {
+                users,
+                workspaces,
+                memberships,
+                bench_user_workspaces,
+                rng_seed,
+            };
+            seed_bench(&store, &spec, &fixture).await
+        }
     }
+}
+
+/// The password of every seeded user.
+const BENCH_PASSWORD: &str = "bench-password-123";
+
+async fn seed_bench(store: &Store, spec: &SeedSpec, fixture: &Path) -> Result<(), String> {
+    spec.check()?;
+    let started = std::time::Instant::now();
+    // One argon2 hash shared by every seeded user: hashing is ~0.1 s each.
+    let hash = crate::auth::hash_password(BENCH_PASSWORD.to_owned())
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = store
+        .seed_bench(spec, &hash, &|line| eprintln!("seed-bench: {line}"))
+        .await
+        .map_err(|e| format!("seeding failed: {e}"))?;
+    let secret = crate::auth::new_token();
+    store
+        .create_token(NewToken {
+            kind: TokenKind::Personal,
+            user_id: Some(&report.bench_user),
+            name: "bench",
+            hash: &crate::auth::token_hash(&secret),
+            scopes: &[],
+            expires_at: None,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let total_secs = started.elapsed().as_secs_f64();
+    let rows = spec.users + spec.workspaces + report.memberships_written;
+    // The deep page is the last full page of the bench user's list.
+    let deep = report.deep_cursor();
+    let ws_rows = spec.workspaces + report.memberships_written;
+    let doc = serde_json::json!({
+        "database": match store.backend() { Backend::Sqlite => "sqlite", Backend::Postgres => "postgres" },
+        "tag": report.tag,
+        "sizes": {
+            "users": spec.users,
+            "workspaces": spec.workspaces,
+            "memberships": report.memberships_written,
+            "bench_user_workspaces": report.bench_workspaces.len(),
+        },
+        "bench_user": {
+            "id": report.bench_user,
+            "email": report.bench_email,
+            "password": BENCH_PASSWORD,
+            "token": secret,
+            "role": "admin",
+        },
+        "get_ids": report.bench_workspaces.iter().map(|(id, _)| id.to_string()).collect::<Vec<_>>(),
+        "deep_cursor": deep.as_ref().map(|d| d.1.clone()),
+        "deep_cursor_rows_before": deep.as_ref().map(|d| d.0),
+        "spare_user_ids": report.spare_users,
+        "seeding": {
+            "users_secs": report.users_secs,
+            "users_rows_per_s": spec.users as f64 / report.users_secs.max(1e-9),
+            "workspaces_and_memberships_secs": report.workspaces_secs,
+            "workspaces_and_memberships_rows_per_s": ws_rows as f64 / report.workspaces_secs.max(1e-9),
+            "total_secs": total_secs,
+            "total_rows": rows,
+            "total_rows_per_s": rows as f64 / total_secs.max(1e-9),
+        },
+    });
+    std::fs::write(
+        fixture,
+        serde_json::to_string_pretty(&doc).expect("json") + "\n",
+    )
+    .map_err(|e| format!("writing {}: {e}", fixture.display()))?;
+    eprintln!(
+        "seed-bench: {rows} rows in {total_secs:.2} s ({:.0} rows/s overall); fixture: {}",
+        rows as f64 / total_secs.max(1e-9),
+        fixture.display()
+    );
+    Ok(())
 }

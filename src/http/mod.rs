@@ -63,7 +63,7 @@ impl utoipa::Modify for BearerAuth {
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let mut doc = ApiDoc::openapi();
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
-    OpenApiRouter::with_openapi(doc)
+    let (router, doc) = OpenApiRouter::with_openapi(doc)
         .merge(ops::routes())
         .merge(accounts::routes())
         .merge(workspaces::routes())
@@ -77,7 +77,42 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(bridges::routes())
         .merge(logos::routes())
         .merge(admin::routes())
-        .split_for_parts()
+        .split_for_parts();
+    (router, problem_content_type(doc))
+}
+
+/// `body = Problem` responses are documented by utoipa as `application/json`;
+/// errors are sent as `application/problem+json` (error.rs), and the document
+/// must say what is sent (schemathesis checks it). Rewritten once here rather
+/// than in every `#[utoipa::path]`.
+fn problem_content_type(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut v = serde_json::to_value(&doc).expect("openapi serializes");
+    if let Some(paths) = v.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+            for op in item.values_mut() {
+                let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                for resp in responses.values_mut() {
+                    let Some(content) = resp.get_mut("content").and_then(|c| c.as_object_mut())
+                    else {
+                        continue;
+                    };
+                    let is_problem = content
+                        .get("application/json")
+                        .and_then(|c| c.pointer("/schema/$ref"))
+                        .and_then(|r| r.as_str())
+                        == Some("#/components/schemas/Problem");
+                    if is_problem {
+                        let c = content.remove("application/json").expect("checked");
+                        content.insert("application/problem+json".into(), c);
+                    }
+                }
+            }
+        }
+    }
+    serde_json::from_value(v).expect("openapi deserializes")
 }
 
 pub fn router(_state: AppState) -> Router<AppState> {

@@ -21,5 +21,7 @@ mod process;
 mod projects;
 mod providers;
 mod rate_limits;
+mod seed;
 mod settings;
+mod tenancy;
 mod workspaces;

@@ -63,9 +63,9 @@ impl Store {
                    LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
                    WHERE m.user_id = {uid} AND {common}
                    UNION
-                   SELECT w.id FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
+                   SELECT w.id FROM org_members om CROSS JOIN workspaces w
                    LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
-                   WHERE om.user_id = {uid} AND {common}) AS t"
+                   WHERE w.organization_id = om.organization_id AND om.user_id = {uid} AND {common}) AS t"
             );
             Some(self.db.fetch_all(&sql, p.0.clone()).await?[0].int(0)?)
         } else {
@@ -118,22 +118,26 @@ impl Store {
         let inner_limit = p.bind(offset + page.limit + 1);
         let outer_limit = p.bind(page.limit + 1);
         let outer_offset = p.bind(offset);
+        // Each branch starts from the caller's own rows (`CROSS JOIN` fixes
+        // the join order on SQLite, whose planner otherwise may, with
+        // statistics saying org_members is empty, scan every workspace);
+        // PostgreSQL plans CROSS JOIN + WHERE like the inner join it is.
         // The union carries only ids and sort keys; the page's full rows are
         // joined once at the end, so no wide row is copied or sorted twice.
         let sql = format!(
             "SELECT {WS_COLS}, m.role, om.role, k.sort_key FROM (
                SELECT id, sort_key FROM (
                  SELECT w.id AS id, {k1} AS sort_key
-                 FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+                 FROM memberships m CROSS JOIN workspaces w
                  LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
-                 WHERE m.user_id = {uid} AND {common}{keyset1}
+                 WHERE w.id = m.workspace_id AND m.user_id = {uid} AND {common}{keyset1}
                  ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
                UNION
                SELECT id, sort_key FROM (
                  SELECT w.id AS id, {k2} AS sort_key
-                 FROM org_members om JOIN workspaces w ON w.organization_id = om.organization_id
+                 FROM org_members om CROSS JOIN workspaces w
                  LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
-                 WHERE om.user_id = {uid} AND {common}{keyset2}
+                 WHERE w.organization_id = om.organization_id AND om.user_id = {uid} AND {common}{keyset2}
                  ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
                ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}
              ) AS k

@@ -1,0 +1,8 @@
+//! Reliability: the real `workspaced` binary as separate processes — crash
+//! safety under `kill -9` and races between two server processes on one
+//! database. Runs on SQLite by default and on PostgreSQL with
+//! `WORKSPACED_TEST_DATABASE=postgres` (see scripts/test.sh).
+
+mod crash;
+mod replicas;
+mod support;
