@@ -81,15 +81,33 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     (router, problem_content_type(doc))
 }
 
-/// `body = Problem` responses are documented by utoipa as `application/json`;
-/// errors are sent as `application/problem+json` (error.rs), and the document
-/// must say what is sent (schemathesis checks it). Rewritten once here rather
-/// than in every `#[utoipa::path]`.
+/// Makes the document say what is sent, once for every operation rather
+/// than in every `#[utoipa::path]`:
+/// - utoipa documents `body = Problem` as `application/json`; errors are
+///   sent as `application/problem+json` (error.rs);
+/// - answers every operation of a kind can give, whatever its handler:
+///   400/413/415 for a body (malformed JSON, too large, wrong type), 400 for
+///   query parameters, 401 and 429 (`requests` limit) for authenticated
+///   operations, 409/422 for writes (`Idempotency-Key`).
+///
+/// schemathesis checks both against the running server.
 fn problem_content_type(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use serde_json::{json, Value};
+    let problem = |description: &str| {
+        json!({"description": description,
+               "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}})
+    };
     let mut v = serde_json::to_value(&doc).expect("openapi serializes");
     if let Some(paths) = v.get_mut("paths").and_then(|p| p.as_object_mut()) {
         for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
-            for op in item.values_mut() {
+            for (method, op) in item.iter_mut() {
+                let has_body = op.get("requestBody").is_some();
+                let has_query = op
+                    .get("parameters")
+                    .and_then(Value::as_array)
+                    .is_some_and(|ps| ps.iter().any(|p| p["in"] == "query"));
+                let public = op.get("security") == Some(&json!([{}]));
+                let write = matches!(method.as_str(), "post" | "put" | "patch" | "delete");
                 let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
                 else {
                     continue;
@@ -108,6 +126,32 @@ fn problem_content_type(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
                         let c = content.remove("application/json").expect("checked");
                         content.insert("application/problem+json".into(), c);
                     }
+                }
+                let mut add = |code: &str, description: &str| {
+                    responses
+                        .entry(code.to_owned())
+                        .or_insert_with(|| problem(description));
+                };
+                if has_body || has_query {
+                    add("400", "Malformed or invalid request (`invalid_json`, `validation_failed`, `unknown_field`, `invalid_parameter`)");
+                }
+                if has_body {
+                    add("413", "The body is over 1 MiB (`payload_too_large`)");
+                    add(
+                        "415",
+                        "The body is not of a type this operation takes (`unsupported_media_type`)",
+                    );
+                }
+                if !public {
+                    add(
+                        "401",
+                        "Missing, malformed, unknown or expired token (`unauthenticated`)",
+                    );
+                    add("429", "Rate limited (`rate_limited`); see `Retry-After`");
+                }
+                if write && !public {
+                    add("409", "Conflict, or a repeat of a request still running with the same `Idempotency-Key`");
+                    add("422", "The `Idempotency-Key` was used for a different request (`idempotency_key_reused`)");
                 }
             }
         }
