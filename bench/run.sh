@@ -22,14 +22,14 @@
 #   PG_URL    [postgres://postgres@127.0.0.1:5432]  (databases wsbench_* are dropped/created)
 #   PORT      [18100]  STATE_DIR [/tmp/workspaced-bench]  OUT_DIR [bench/results/<timestamp>]
 #   BUILD     [1]     cargo build --release first
-#   SHARED_BENCH [/work/shared/bench]  the shared harness (used in place, never modified)
+#   SHARED_BENCH [../shared/bench beside the project]  the shared harness (used in place, never modified)
 #
 # Output: OUT_DIR/<phase>/ (raw wrk output, results.jsonl, seed fixture, RSS),
 # OUT_DIR/report.md (the table for docs/performance.md).
 set -euo pipefail
 BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH")"
-SHARED_BENCH="${SHARED_BENCH:-/work/shared/bench}"
+SHARED_BENCH="${SHARED_BENCH:-$(cd "$BENCH/../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}"
 SIZE="${SIZE:-full}"
 DB="${DB:-both}"
 ROUNDS="${ROUNDS:-3}"
