@@ -81,13 +81,8 @@ impl FromRequestParts<AppState> for Caller {
 
 async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let hash = crate::auth::token_hash(token);
-    if state.admin_token_hash.as_deref() == Some(hash.as_str()) {
-        return Ok(Caller {
-            token_id: TokenId::from_db("tok_configured_admin".into()),
-            kind: TokenKind::Admin,
-            user: None,
-            scopes: Vec::new(),
-        });
+    if let Some(admin) = configured_admin(state, &hash) {
+        return Ok(admin);
     }
     let now = now_ms();
     let found = state
@@ -95,6 +90,26 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError>
         .authenticate(&hash, now)
         .await?
         .ok_or(Error::Unauthenticated)?;
+    admit(state, found, now)
+}
+
+/// The caller of the configured platform-admin token, if `hash` is its hash.
+fn configured_admin(state: &AppState, hash: &str) -> Option<Caller> {
+    (state.admin_token_hash.as_deref() == Some(hash)).then(|| Caller {
+        token_id: TokenId::from_db("tok_configured_admin".into()),
+        kind: TokenKind::Admin,
+        user: None,
+        scopes: Vec::new(),
+    })
+}
+
+/// Lets a resolved token in: counts it against `requests` (the platform
+/// admin is exempt) and records its use at most once a minute.
+fn admit(
+    state: &AppState,
+    found: crate::store::accounts::Authenticated,
+    now: crate::domain::time::Millis,
+) -> Result<Caller, ApiError> {
     let t = found.token;
     if t.kind != TokenKind::Admin {
         let info = state
@@ -118,6 +133,36 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError>
         user: found.user,
         scopes: t.scopes,
     })
+}
+
+/// The caller and the `{workspace}` row with the caller's roles. When the
+/// request is not yet authenticated, both come from one query.
+async fn caller_and_workspace(
+    parts: &mut Parts,
+    state: &AppState,
+    key: &str,
+) -> Result<(Caller, Option<Workspace>), ApiError> {
+    if parts.extensions.get::<Caller>().is_none() {
+        let token = bearer(&parts.headers).ok_or(Error::Unauthenticated)?;
+        let hash = crate::auth::token_hash(token);
+        if configured_admin(state, &hash).is_none() {
+            let now = now_ms();
+            let (found, ws) = state
+                .store
+                .authenticate_for_workspace(&hash, now, key)
+                .await?
+                .ok_or(Error::Unauthenticated)?;
+            let caller = admit(state, found, now)?;
+            parts.extensions.insert(caller.clone());
+            return Ok((caller, ws));
+        }
+    }
+    let caller = Caller::from_request_parts(parts, state).await?;
+    if caller.user.is_none() && !caller.is_platform_admin() {
+        return Ok((caller, None));
+    }
+    let ws = state.store.workspace_for(key, caller.user_id()).await?;
+    Ok((caller, ws))
 }
 
 /// What a route needs of the caller's role on `{workspace}`.
@@ -177,23 +222,25 @@ impl<P: Policy> FromRequestParts<AppState> for Access<P> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let caller = Caller::from_request_parts(parts, state).await?;
-        let params = RawPathParams::from_request_parts(parts, state)
+        let key = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| ApiError::from(Error::NotFound))?;
-        let key = params
-            .iter()
-            .find(|(k, _)| *k == "workspace")
-            .map(|(_, v)| v.to_owned())
-            .ok_or(Error::NotFound)?;
+            .ok()
+            .and_then(|params| {
+                params
+                    .iter()
+                    .find(|(k, _)| *k == "workspace")
+                    .map(|(_, v)| v.to_owned())
+            });
+        let Some(key) = key else {
+            // Authentication still comes first: 401 before 404.
+            Caller::from_request_parts(parts, state).await?;
+            return Err(Error::NotFound.into());
+        };
+        let (caller, ws) = caller_and_workspace(parts, state, &key).await?;
         if caller.user.is_none() && !caller.is_platform_admin() {
             return Err(Error::NotFound.into());
         }
-        let mut ws = state
-            .store
-            .workspace_for(&key, caller.user_id())
-            .await?
-            .ok_or(Error::NotFound)?;
+        let mut ws = ws.ok_or(Error::NotFound)?;
         let role = if caller.is_platform_admin() {
             Role::Owner
         } else {

@@ -25,7 +25,7 @@ pub(crate) const WS_COLS: &str =
     w.branch, w.status, w.organization_id, w.settings, w.metadata, w.onboarding, \
     w.onboarding_completed_at, w.logo_key, w.plan, w.trial_ends_at, w.member_count, w.created_at, \
     w.updated_at, w.archived_at, w.deleted_at, w.purge_at, w.version";
-const WS_NCOLS: usize = 24;
+pub(crate) const WS_NCOLS: usize = 24;
 
 /// The caller's effective role rank: the higher of the direct (`m`) and the
 /// organization (`om`) role; 0 for none. CASE rather than max()/GREATEST(),
@@ -39,33 +39,38 @@ fn json_map(s: &str) -> Map<String, Json> {
 
 /// Decodes `WS_COLS` followed by the direct and the organization role rank.
 pub(crate) fn workspace_from(row: &Row) -> Result<Workspace, DbError> {
-    let direct = row.opt_int(WS_NCOLS)?.and_then(Role::from_rank);
-    let inherited = row.opt_int(WS_NCOLS + 1)?.and_then(OrgRole::from_rank);
+    workspace_from_at(row, 0)
+}
+
+/// [`workspace_from`] for a row where `WS_COLS` start at column `at`.
+pub(crate) fn workspace_from_at(row: &Row, at: usize) -> Result<Workspace, DbError> {
+    let direct = row.opt_int(at + WS_NCOLS)?.and_then(Role::from_rank);
+    let inherited = row.opt_int(at + WS_NCOLS + 1)?.and_then(OrgRole::from_rank);
     Ok(Workspace {
-        id: WorkspaceId::from_db(row.text(0)?),
-        slug: row.text(1)?,
-        name: row.text(2)?,
-        description: row.opt_text(3)?,
-        icon: row.opt_text(4)?,
-        domain: row.opt_text(5)?,
-        repo_path: row.opt_text(6)?,
-        branch: row.opt_text(7)?,
-        status: Status::parse(&row.text(8)?).ok_or(DbError::Decode(8))?,
-        organization_id: row.opt_text(9)?.map(OrganizationId::from_db),
-        settings: json_map(&row.text(10)?),
-        metadata: json_map(&row.text(11)?),
-        onboarding: json_map(&row.text(12)?),
-        onboarding_completed_at: row.opt_int(13)?,
-        logo_key: row.opt_text(14)?,
-        plan: row.text(15)?,
-        trial_ends_at: row.opt_int(16)?,
-        member_count: row.int(17)?,
-        created_at: row.int(18)?,
-        updated_at: row.int(19)?,
-        archived_at: row.opt_int(20)?,
-        deleted_at: row.opt_int(21)?,
-        purge_at: row.opt_int(22)?,
-        version: row.int(23)?,
+        id: WorkspaceId::from_db(row.text(at)?),
+        slug: row.text(at + 1)?,
+        name: row.text(at + 2)?,
+        description: row.opt_text(at + 3)?,
+        icon: row.opt_text(at + 4)?,
+        domain: row.opt_text(at + 5)?,
+        repo_path: row.opt_text(at + 6)?,
+        branch: row.opt_text(at + 7)?,
+        status: Status::parse(&row.text(at + 8)?).ok_or(DbError::Decode(at + 8))?,
+        organization_id: row.opt_text(at + 9)?.map(OrganizationId::from_db),
+        settings: json_map(&row.text(at + 10)?),
+        metadata: json_map(&row.text(at + 11)?),
+        onboarding: json_map(&row.text(at + 12)?),
+        onboarding_completed_at: row.opt_int(at + 13)?,
+        logo_key: row.opt_text(at + 14)?,
+        plan: row.text(at + 15)?,
+        trial_ends_at: row.opt_int(at + 16)?,
+        member_count: row.int(at + 17)?,
+        created_at: row.int(at + 18)?,
+        updated_at: row.int(at + 19)?,
+        archived_at: row.opt_int(at + 20)?,
+        deleted_at: row.opt_int(at + 21)?,
+        purge_at: row.opt_int(at + 22)?,
+        version: row.int(at + 23)?,
         role: effective_role(direct, inherited),
     })
 }
