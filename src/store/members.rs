@@ -309,29 +309,14 @@ impl Store {
              WHERE {conds} ORDER BY m.created_at DESC, m.id DESC LIMIT ${l} OFFSET ${o}"
         );
         let rows = self.db.fetch_all(&sql, params).await?;
-        let has_more = rows.len() as i64 > page.limit;
         let items = rows
             .iter()
-            .take(page.limit as usize)
             .map(member_from)
             .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match (has_more, items.last()) {
-            (true, Some(last)) => Some(
-                Cursor {
-                    key: CursorKey::Int(last.joined_at),
-                    id: last.id.to_string(),
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        Ok(Page {
-            items,
-            has_more,
-            next_cursor,
-            total,
-            limit: page.limit,
-        })
+        Ok(Page::cut(items, page.limit, total, |last| Cursor {
+            key: CursorKey::Int(last.joined_at),
+            id: last.id.to_string(),
+        }))
     }
 
     /// Changes a member's role or removes it, under the permission table of

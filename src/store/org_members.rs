@@ -129,29 +129,11 @@ impl Store {
              ORDER BY om.created_at DESC, om.user_id DESC LIMIT ${l} OFFSET ${o}"
         );
         let rows = self.db.fetch_all(&sql, params).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        let items = rows
-            .iter()
-            .take(page.limit as usize)
-            .map(from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match (has_more, items.last()) {
-            (true, Some(last)) => Some(
-                Cursor {
-                    key: CursorKey::Int(last.joined_at),
-                    id: last.user_id.to_string(),
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        Ok(Page {
-            items,
-            has_more,
-            next_cursor,
-            total,
-            limit: page.limit,
-        })
+        let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::cut(items, page.limit, total, |last| Cursor {
+            key: CursorKey::Int(last.joined_at),
+            id: last.user_id.to_string(),
+        }))
     }
 
     /// Adds an existing user (org admins add non-owners; owners add owners).

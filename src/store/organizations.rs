@@ -224,29 +224,11 @@ impl super::Store {
              WHERE om.user_id = $1{keyset} ORDER BY o.created_at DESC, o.id DESC LIMIT ${l} OFFSET ${o}"
         );
         let rows = self.db.fetch_all(&sql, params).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        let items = rows
-            .iter()
-            .take(page.limit as usize)
-            .map(org_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match (has_more, items.last()) {
-            (true, Some(last)) => Some(
-                Cursor {
-                    key: CursorKey::Int(last.created_at),
-                    id: last.id.to_string(),
-                }
-                .encode(),
-            ),
-            _ => None,
-        };
-        Ok(Page {
-            items,
-            has_more,
-            next_cursor,
-            total,
-            limit: page.limit,
-        })
+        let items = rows.iter().map(org_from).collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::cut(items, page.limit, total, |last| Cursor {
+            key: CursorKey::Int(last.created_at),
+            id: last.id.to_string(),
+        }))
     }
 
     /// Renames (or re-slugs) an organization.
