@@ -83,6 +83,25 @@ pub fn nesting_depth(bytes: &[u8]) -> usize {
     max
 }
 
+/// Whether JSON text escapes a NUL character (`\u0000`) in some string.
+/// PostgreSQL cannot store NUL in text and SQLite can, so NUL is refused at
+/// the edge to keep one behaviour. Escaped backslashes are skipped, so a
+/// literal `\\u0000` (backslash, then "u0000") is not a NUL.
+pub fn escapes_nul(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1..].starts_with(b"u0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,6 +112,13 @@ mod tests {
         let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
         merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}, "n": [1]}));
         assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}, "n": [1]}));
+    }
+
+    #[test]
+    fn nul_escapes_are_found_but_escaped_backslashes_are_not() {
+        assert!(escapes_nul(br#"{"a": "x\u0000y"}"#));
+        assert!(!escapes_nul(br#"{"a": "x\\u0000y"}"#));
+        assert!(!escapes_nul(br#"{"a": "\u00e9"}"#));
     }
 
     #[test]

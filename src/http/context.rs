@@ -7,7 +7,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use crate::app::AppState;
 use crate::domain::error::RateInfo;
@@ -67,7 +67,22 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     };
     let (mut resp, rate) = CTX
         .scope(ctx, async move {
-            let resp = next.run(req).await;
+            // NUL cannot be stored by PostgreSQL (SQLite would): refused in
+            // the path and the query for every route, the same on both.
+            let nul = |s: &str| s.contains("%00");
+            let field = if nul(req.uri().path()) {
+                Some("path")
+            } else if req.uri().query().is_some_and(nul) {
+                Some("query")
+            } else {
+                None
+            };
+            let resp = if let Some(field) = field {
+                crate::http::error::ApiError::param(field, "must not contain NUL (%00)")
+                    .into_response()
+            } else {
+                next.run(req).await
+            };
             let rate = CTX.with(|c| c.rate.borrow().map(|(r, _)| r));
             (resp, rate)
         })

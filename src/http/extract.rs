@@ -342,6 +342,12 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "The body is not valid UTF-8.",
         ));
     }
+    if crate::domain::json::escapes_nul(bytes) {
+        return Err(ApiError::new(
+            Code::InvalidJson,
+            "Strings must not contain NUL (\\u0000).",
+        ));
+    }
     if nesting_depth(bytes) > MAX_DEPTH {
         return Err(ApiError::new(
             Code::InvalidJson,

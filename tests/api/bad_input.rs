@@ -185,7 +185,7 @@ async fn field_rules_are_enforced_and_listed_together() {
             "repo_path"
         ]
     );
-    for name in ["a", "   ", "tab\there", "bell\u{7}", "nul\u{0}x"] {
+    for name in ["a", "   ", "tab\there", "bell\u{7}"] {
         let r = app
             .post("/v1/workspaces", &ada.token, json!({"name": name}))
             .await;
@@ -274,6 +274,47 @@ async fn bad_pagination_and_filters_are_invalid_parameters() {
     app.get("/v1/workspaces?limit=100&unknown=1", &ada.token)
         .await
         .assert(200);
+}
+
+#[tokio::test]
+async fn nul_characters_are_refused_everywhere_the_same_on_both_databases() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    // Found by schemathesis: PostgreSQL cannot store NUL in text (SQLite
+    // can), so it used to be a 500 there.
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": "a\u{0}@example.com", "password": "whatever12345"})),
+        )
+        .await;
+    r.assert_problem(400, "invalid_json");
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Fine", "description": "x\u{0}y"}),
+        )
+        .await;
+    r.assert_problem(400, "invalid_json");
+    let r = app.get("/v1/workspaces/ws%00", &ada.token).await;
+    r.assert_problem(400, "invalid_parameter");
+    assert_eq!(r.fields(), vec!["path"]);
+    let r = app.get("/v1/workspaces?q=a%00b", &ada.token).await;
+    r.assert_problem(400, "invalid_parameter");
+    assert_eq!(r.fields(), vec!["query"]);
+    // A literal backslash followed by "u0000" is ordinary text.
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Fine", "description": "\\u0000"}),
+        )
+        .await;
+    r.assert(201);
+    assert_eq!(r.body["description"], "\\u0000");
 }
 
 #[tokio::test]
