@@ -14,14 +14,11 @@ use crate::domain::bridge::NewBridge;
 use crate::domain::ids::{BridgeId, OrganizationId, UserId};
 use crate::domain::json;
 use crate::domain::slug::Slug;
-use crate::domain::time;
 use crate::domain::validation::{FieldError, Validator};
 use crate::domain::workspace::{self, NewWorkspace, OptionalFields, OrgChoice};
 use crate::domain::Error;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{report_rate, AppJson, Caller};
-use crate::limits;
-use crate::store::ratelimit::window_start;
 use crate::store::workspaces::CountedLimit;
 
 #[derive(Deserialize, ToSchema)]
@@ -155,7 +152,7 @@ pub async fn create_workspace(
         key: format!("workspace_create:{}", user.id),
         spec,
     };
-    let ws = state
+    let (ws, rate) = state
         .store
         .create_workspace(
             &new,
@@ -163,16 +160,9 @@ pub async fn create_workspace(
             state.config.policy.max_owned_workspaces_per_user,
         )
         .await?;
-    // The count just committed is what the window holds now (read back for
-    // the headers; a racing create may have added one more).
-    let now = time::now_ms();
-    let window = window_start(*spec, now);
-    if let Ok(count) = state
-        .store
-        .read_counter(&format!("workspace_create:{}", user.id), window)
-        .await
-    {
-        report_rate(limits::info(*spec, count, window, now));
+    // The count the create's own transaction brought the window to.
+    if let Some(info) = rate {
+        report_rate(info);
     }
     let location = format!("/v1/workspaces/{}", ws.id);
     let mut resp = versioned(&state, StatusCode::CREATED, ws).into_response();

@@ -22,7 +22,7 @@ impl Store {
         new: &NewWorkspace,
         limit: Option<CountedLimit<'_>>,
         max_owned: Option<i64>,
-    ) -> Result<Workspace, Error> {
+    ) -> Result<(Workspace, Option<RateInfo>), Error> {
         // A generated slug can lose a race on PostgreSQL (the insert then
         // fails on the unique index); pick again. A chosen one cannot retry.
         let mut attempt = 0;
@@ -46,19 +46,23 @@ impl Store {
         new: &NewWorkspace,
         limit: Option<&CountedLimit<'_>>,
         max_owned: Option<i64>,
-    ) -> Result<Workspace, Error> {
+    ) -> Result<(Workspace, Option<RateInfo>), Error> {
         let now = now_ms();
+        // The count this create brings its window to, for the headers.
+        let mut rate = None;
         let mut tx = self.db.begin().await?;
         if let Some(l) = limit {
             let window = window_start(*l.spec, now);
             let count = add_in_tx(&mut tx, &l.key, window, 1).await?;
+            let info = RateInfo {
+                limit: l.spec.count,
+                remaining: l.spec.count.saturating_sub(count.max(0) as u64),
+                reset_secs: ((window + l.spec.period_ms - now) as u64).div_ceil(1000),
+            };
             if count as u64 > l.spec.count {
-                return Err(Error::RateLimited(RateInfo {
-                    limit: l.spec.count,
-                    remaining: 0,
-                    reset_secs: ((window + l.spec.period_ms - now) as u64).div_ceil(1000),
-                }));
+                return Err(Error::RateLimited(info));
             }
+            rate = Some(info);
         }
         if let Some(max) = max_owned {
             let owned = tx
@@ -147,32 +151,35 @@ impl Store {
         }
         crate::store::settings::check_settings(&mut tx, &id, &new.settings).await?;
         tx.commit().await?;
-        Ok(Workspace {
-            id,
-            slug,
-            name: new.name.clone(),
-            description: f.description.clone(),
-            icon: f.icon.clone(),
-            domain: f.domain.clone(),
-            repo_path: f.repo_path.clone(),
-            branch: f.branch.clone(),
-            status: Status::Active,
-            organization_id: org_id,
-            settings: new.settings.clone(),
-            metadata: new.metadata.clone(),
-            onboarding: Map::new(),
-            onboarding_completed_at: None,
-            logo_key: None,
-            plan: crate::domain::plans::DEFAULT_PLAN.into(),
-            trial_ends_at: None,
-            member_count: 1,
-            created_at: now,
-            updated_at: now,
-            archived_at: None,
-            deleted_at: None,
-            purge_at: None,
-            version: 1,
-            role: effective_role(Some(Role::Owner), org_role),
-        })
+        Ok((
+            Workspace {
+                id,
+                slug,
+                name: new.name.clone(),
+                description: f.description.clone(),
+                icon: f.icon.clone(),
+                domain: f.domain.clone(),
+                repo_path: f.repo_path.clone(),
+                branch: f.branch.clone(),
+                status: Status::Active,
+                organization_id: org_id,
+                settings: new.settings.clone(),
+                metadata: new.metadata.clone(),
+                onboarding: Map::new(),
+                onboarding_completed_at: None,
+                logo_key: None,
+                plan: crate::domain::plans::DEFAULT_PLAN.into(),
+                trial_ends_at: None,
+                member_count: 1,
+                created_at: now,
+                updated_at: now,
+                archived_at: None,
+                deleted_at: None,
+                purge_at: None,
+                version: 1,
+                role: effective_role(Some(Role::Owner), org_role),
+            },
+            rate,
+        ))
     }
 }
