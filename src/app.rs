@@ -18,8 +18,19 @@ use crate::store::Store;
 /// Bodies larger than this are refused with 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// What every handler reaches: one `Arc`, so the per-request clones axum
+/// makes (state extractors, middleware) are one reference-count increment.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub store: Store,
     pub config: Arc<Config>,
     pub limiter: Arc<RateLimiter>,
@@ -43,14 +54,14 @@ impl AppState {
         let cipher = Cipher::load(&config)?;
         store.set_plans(config.plans.clone());
         let limiter = Arc::new(RateLimiter::new(store.clone(), config.rate_limits.clone()));
-        Ok(AppState {
+        Ok(AppState(Arc::new(Shared {
             admin_token_hash: config.admin_token.as_deref().map(crate::auth::token_hash),
             store,
             limiter,
             metrics: Arc::default(),
             config: Arc::new(config),
             cipher,
-        })
+        })))
     }
 }
 

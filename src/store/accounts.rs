@@ -1,5 +1,7 @@
 //! Users and tokens.
 
+use std::sync::LazyLock;
+
 use super::db::{DbError, Row};
 use super::workspaces::{workspace_from_at, WS_COLS};
 use super::Store;
@@ -44,24 +46,38 @@ const USER_COLS: &str = "u.id, u.email, u.name, u.created_at, u.updated_at, u.ve
 const TOKEN_COLS: &str =
     "t.id, t.kind, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at";
 
-fn user_from(row: &Row, at: usize) -> Result<User, DbError> {
+/// The token (by hash), its user, and the workspace `by` = `$3` with the
+/// user's direct and organization roles.
+fn token_and_workspace_sql(by: &str) -> String {
+    format!(
+        "SELECT {TOKEN_COLS}, {USER_COLS}, {WS_COLS}, m.role, om.role
+         FROM tokens t
+         LEFT JOIN users u ON u.id = t.user_id
+         LEFT JOIN workspaces w ON {by} = $3
+         LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = t.user_id
+         LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = t.user_id
+         WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
+    )
+}
+
+fn user_from(row: &mut Row, at: usize) -> Result<User, DbError> {
     Ok(User {
-        id: UserId::from_db(row.text(at)?),
-        email: row.text(at + 1)?,
-        name: row.text(at + 2)?,
+        id: UserId::from_db(row.take_text(at)?),
+        email: row.take_text(at + 1)?,
+        name: row.take_text(at + 2)?,
         created_at: row.int(at + 3)?,
         updated_at: row.int(at + 4)?,
         version: row.int(at + 5)?,
     })
 }
 
-fn token_from(row: &Row, at: usize) -> Result<TokenRecord, DbError> {
+fn token_from(row: &mut Row, at: usize) -> Result<TokenRecord, DbError> {
     Ok(TokenRecord {
-        id: TokenId::from_db(row.text(at)?),
-        kind: TokenKind::parse(&row.text(at + 1)?).ok_or(DbError::Decode(at + 1))?,
-        user_id: row.opt_text(at + 2)?.map(UserId::from_db),
-        name: row.text(at + 3)?,
-        scopes: serde_json::from_str(&row.text(at + 4)?).unwrap_or_default(),
+        id: TokenId::from_db(row.take_text(at)?),
+        kind: TokenKind::parse(row.str(at + 1)?).ok_or(DbError::Decode(at + 1))?,
+        user_id: row.take_opt_text(at + 2)?.map(UserId::from_db),
+        name: row.take_text(at + 3)?,
+        scopes: serde_json::from_str(row.str(at + 4)?).unwrap_or_default(),
         created_at: row.int(at + 5)?,
         expires_at: row.opt_int(at + 6)?,
         last_used_at: row.opt_int(at + 7)?,
@@ -114,7 +130,7 @@ impl Store {
             )
             .await?;
         Ok(match row {
-            Some(r) => Some((user_from(&r, 0)?, r.text(6)?)),
+            Some(mut r) => Some((user_from(&mut r, 0)?, r.take_text(6)?)),
             None => None,
         })
     }
@@ -127,7 +143,7 @@ impl Store {
                 params![id],
             )
             .await?;
-        Ok(row.map(|r| user_from(&r, 0)).transpose()?)
+        Ok(row.map(|mut r| user_from(&mut r, 0)).transpose()?)
     }
 
     /// Renames a user. `if_match` is the expected version.
@@ -185,21 +201,18 @@ impl Store {
         hash: &str,
         now: Millis,
     ) -> Result<Option<Authenticated>, Error> {
-        let row = self
-            .db
-            .fetch_optional(
-                &format!(
-                    "SELECT {TOKEN_COLS}, {USER_COLS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
-                     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
-                ),
-                params![hash, now],
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "SELECT {TOKEN_COLS}, {USER_COLS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+                 WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
             )
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let token = token_from(&r, 0)?;
-        let user = match r.opt_text(8)? {
-            Some(_) => Some(user_from(&r, 8)?),
-            None => None,
+        });
+        let row = self.db.fetch_optional(&SQL, params![hash, now]).await?;
+        let Some(mut r) = row else { return Ok(None) };
+        let token = token_from(&mut r, 0)?;
+        let user = match r.is_null(8) {
+            false => Some(user_from(&mut r, 8)?),
+            true => None,
         };
         // A user token whose user is gone does not authenticate.
         if token.user_id.is_some() && user.is_none() {
@@ -219,39 +232,28 @@ impl Store {
         now: Millis,
         key: &str,
     ) -> Result<Option<(Authenticated, Option<Workspace>)>, Error> {
-        let by = if key.starts_with(WorkspaceId::PREFIX) {
-            "w.id"
+        // The hottest statement of all: its text is built once, not per request.
+        static BY_ID: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.id"));
+        static BY_SLUG: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.slug"));
+        let sql = if key.starts_with(WorkspaceId::PREFIX) {
+            &BY_ID
         } else {
-            "w.slug"
+            &BY_SLUG
         };
-        let row = self
-            .db
-            .fetch_optional(
-                &format!(
-                    "SELECT {TOKEN_COLS}, {USER_COLS}, {WS_COLS}, m.role, om.role
-                     FROM tokens t
-                     LEFT JOIN users u ON u.id = t.user_id
-                     LEFT JOIN workspaces w ON {by} = $3
-                     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = t.user_id
-                     LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = t.user_id
-                     WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
-                ),
-                params![hash, now, key],
-            )
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let token = token_from(&r, 0)?;
-        let user = match r.opt_text(8)? {
-            Some(_) => Some(user_from(&r, 8)?),
-            None => None,
+        let row = self.db.fetch_optional(sql, params![hash, now, key]).await?;
+        let Some(mut r) = row else { return Ok(None) };
+        let token = token_from(&mut r, 0)?;
+        let user = match r.is_null(8) {
+            false => Some(user_from(&mut r, 8)?),
+            true => None,
         };
         if token.user_id.is_some() && user.is_none() {
             return Ok(None);
         }
         const WS_AT: usize = 14;
-        let workspace = match r.opt_text(WS_AT)? {
-            Some(_) => Some(workspace_from_at(&r, WS_AT)?),
-            None => None,
+        let workspace = match r.is_null(WS_AT) {
+            false => Some(workspace_from_at(&mut r, WS_AT)?),
+            true => None,
         };
         Ok(Some((Authenticated { token, user }, workspace)))
     }
@@ -300,8 +302,8 @@ impl Store {
             )
             .await?;
         Ok(rows
-            .iter()
-            .map(|r| token_from(r, 0))
+            .into_iter()
+            .map(|mut r| token_from(&mut r, 0))
             .collect::<Result<_, _>>()?)
     }
 }

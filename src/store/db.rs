@@ -2,8 +2,8 @@
 //! written once.
 //!
 //! SQL is written with PostgreSQL placeholders (`$1`, `$2`, ...); the SQLite
-//! side rewrites them to `?1`, `?2` (SQLite would otherwise number `$N` names
-//! by first appearance, not by N). Integers, text, bytes and NULL are the only
+//! side binds each by the number in its name (SQLite would otherwise number
+//! `$N` names by first appearance, not by N). Integers, text, bytes and NULL are the only
 //! column types the schema uses, so rows decode into [`Value`]s the same way
 //! on both backends.
 //!
@@ -162,6 +162,36 @@ impl Row {
     pub fn opt_text(&self, i: usize) -> Result<Option<String>, DbError> {
         match self.0.get(i) {
             Some(Value::Text(v)) => Ok(Some(v.clone())),
+            Some(Value::NullInt | Value::NullText | Value::NullBytes) => Ok(None),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    /// Whether the column is NULL (or missing).
+    pub fn is_null(&self, i: usize) -> bool {
+        !matches!(
+            self.0.get(i),
+            Some(Value::Int(_) | Value::Text(_) | Value::Bytes(_))
+        )
+    }
+    /// A text column, borrowed (no copy).
+    pub fn str(&self, i: usize) -> Result<&str, DbError> {
+        match self.0.get(i) {
+            Some(Value::Text(v)) => Ok(v),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    /// A text column, moved out of the row (no copy); the row then holds an
+    /// empty string there. For decoders that read each column once.
+    pub fn take_text(&mut self, i: usize) -> Result<String, DbError> {
+        match self.0.get_mut(i) {
+            Some(Value::Text(v)) => Ok(std::mem::take(v)),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+    /// [`Row::take_text`] for a nullable column.
+    pub fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, DbError> {
+        match self.0.get_mut(i) {
+            Some(Value::Text(v)) => Ok(Some(std::mem::take(v))),
             Some(Value::NullInt | Value::NullText | Value::NullBytes) => Ok(None),
             _ => Err(DbError::Decode(i)),
         }

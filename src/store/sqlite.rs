@@ -181,29 +181,30 @@ impl ToSql for Value {
     }
 }
 
-/// `$1` -> `?1`: SQLite numbers `$name` parameters by first appearance, `?N`
-/// by N, which is what the shared SQL means. Runs on every query, so it
-/// copies whole runs between `$` signs instead of walking characters.
-fn rewrite_placeholders(sql: &str) -> std::borrow::Cow<'_, str> {
-    let bytes = sql.as_bytes();
-    let mut out: Option<Vec<u8>> = None;
-    let mut last = 0;
-    for (i, _) in sql.match_indices('$') {
-        if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
-            let buf = out.get_or_insert_with(|| Vec::with_capacity(sql.len()));
-            buf.extend_from_slice(&bytes[last..i]);
-            buf.push(b'?');
-            last = i + 1;
-        }
+/// Binds the shared SQL's `$N` parameters. SQLite reads `$1` as a *named*
+/// parameter and numbers named parameters by first appearance, not by N, so
+/// each is bound by the number in its name (`$3` gets `params[2]`). This
+/// keeps the SQL text as written (no rewrite per query) and the statement
+/// cache keyed by it.
+fn bind(stmt: &mut rusqlite::Statement<'_>, params: &[Value]) -> Result<(), DbError> {
+    let count = stmt.parameter_count();
+    if count != params.len() {
+        return Err(DbError::Other(format!(
+            "statement takes {count} parameters, {} given",
+            params.len()
+        )));
     }
-    match out {
-        None => std::borrow::Cow::Borrowed(sql),
-        Some(mut buf) => {
-            buf.extend_from_slice(&bytes[last..]);
-            // Only ASCII `$` bytes were replaced by ASCII `?`.
-            std::borrow::Cow::Owned(String::from_utf8(buf).expect("still UTF-8"))
-        }
+    for i in 1..=count {
+        let n = stmt
+            .parameter_name(i)
+            .and_then(|name| name.strip_prefix('$'))
+            .and_then(|digits| digits.parse::<usize>().ok())
+            .filter(|n| (1..=count).contains(n))
+            .ok_or_else(|| DbError::Other(format!("parameter {i} is not named $1..${count}")))?;
+        stmt.raw_bind_parameter(i, &params[n - 1])
+            .map_err(map_err)?;
     }
+    Ok(())
 }
 
 fn map_err(e: rusqlite::Error) -> DbError {
@@ -243,12 +244,10 @@ fn constraint_name(msg: &str) -> String {
 }
 
 pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-    let sql = rewrite_placeholders(sql);
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    bind(&mut stmt, params)?;
     let n = stmt.column_count();
-    let mut rows = stmt
-        .query(rusqlite::params_from_iter(params.iter()))
-        .map_err(map_err)?;
+    let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(map_err)? {
         let mut vals = Vec::with_capacity(n);
@@ -270,11 +269,9 @@ pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>,
 }
 
 pub fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-    let sql = rewrite_placeholders(sql);
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_err)?;
-    let n = stmt
-        .execute(rusqlite::params_from_iter(params.iter()))
-        .map_err(map_err)?;
+    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
+    bind(&mut stmt, params)?;
+    let n = stmt.raw_execute().map_err(map_err)?;
     Ok(n as u64)
 }
 
@@ -283,11 +280,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_numbered_by_their_digits() {
-        assert_eq!(
-            rewrite_placeholders("SELECT $2, $1, $10 WHERE x = '$'"),
-            "SELECT ?2, ?1, ?10 WHERE x = '$'"
-        );
+    fn parameters_are_bound_by_the_number_in_their_name() {
+        let conn = Connection::open_in_memory().unwrap();
+        let params: Vec<Value> = (1..=10).map(|i| Value::Int(i * 10)).collect();
+        let rows = query(
+            &conn,
+            "SELECT $2, $1, $10, $2 + $3, '$1', $4, $5, $6, $7, $8, $9",
+            &params,
+        )
+        .unwrap();
+        assert_eq!(rows[0].int(0).unwrap(), 20);
+        assert_eq!(rows[0].int(1).unwrap(), 10);
+        assert_eq!(rows[0].int(2).unwrap(), 100);
+        assert_eq!(rows[0].int(3).unwrap(), 50);
+        assert_eq!(rows[0].text(4).unwrap(), "$1");
+        assert!(query(&conn, "SELECT $1, $2", &params[..1]).is_err());
     }
 
     #[test]

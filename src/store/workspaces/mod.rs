@@ -38,31 +38,31 @@ fn json_map(s: &str) -> Map<String, Json> {
 }
 
 /// Decodes `WS_COLS` followed by the direct and the organization role rank.
-pub(crate) fn workspace_from(row: &Row) -> Result<Workspace, DbError> {
+pub(crate) fn workspace_from(row: &mut Row) -> Result<Workspace, DbError> {
     workspace_from_at(row, 0)
 }
 
 /// [`workspace_from`] for a row where `WS_COLS` start at column `at`.
-pub(crate) fn workspace_from_at(row: &Row, at: usize) -> Result<Workspace, DbError> {
+pub(crate) fn workspace_from_at(row: &mut Row, at: usize) -> Result<Workspace, DbError> {
     let direct = row.opt_int(at + WS_NCOLS)?.and_then(Role::from_rank);
     let inherited = row.opt_int(at + WS_NCOLS + 1)?.and_then(OrgRole::from_rank);
     Ok(Workspace {
-        id: WorkspaceId::from_db(row.text(at)?),
-        slug: row.text(at + 1)?,
-        name: row.text(at + 2)?,
-        description: row.opt_text(at + 3)?,
-        icon: row.opt_text(at + 4)?,
-        domain: row.opt_text(at + 5)?,
-        repo_path: row.opt_text(at + 6)?,
-        branch: row.opt_text(at + 7)?,
-        status: Status::parse(&row.text(at + 8)?).ok_or(DbError::Decode(at + 8))?,
-        organization_id: row.opt_text(at + 9)?.map(OrganizationId::from_db),
-        settings: json_map(&row.text(at + 10)?),
-        metadata: json_map(&row.text(at + 11)?),
-        onboarding: json_map(&row.text(at + 12)?),
+        id: WorkspaceId::from_db(row.take_text(at)?),
+        slug: row.take_text(at + 1)?,
+        name: row.take_text(at + 2)?,
+        description: row.take_opt_text(at + 3)?,
+        icon: row.take_opt_text(at + 4)?,
+        domain: row.take_opt_text(at + 5)?,
+        repo_path: row.take_opt_text(at + 6)?,
+        branch: row.take_opt_text(at + 7)?,
+        status: Status::parse(row.str(at + 8)?).ok_or(DbError::Decode(at + 8))?,
+        organization_id: row.take_opt_text(at + 9)?.map(OrganizationId::from_db),
+        settings: json_map(row.str(at + 10)?),
+        metadata: json_map(row.str(at + 11)?),
+        onboarding: json_map(row.str(at + 12)?),
         onboarding_completed_at: row.opt_int(at + 13)?,
-        logo_key: row.opt_text(at + 14)?,
-        plan: row.text(at + 15)?,
+        logo_key: row.take_opt_text(at + 14)?,
+        plan: row.take_text(at + 15)?,
         trial_ends_at: row.opt_int(at + 16)?,
         member_count: row.int(at + 17)?,
         created_at: row.int(at + 18)?,
@@ -147,7 +147,7 @@ impl Store {
                 params![key, user.map(|u| u.as_str()).unwrap_or("")],
             )
             .await?;
-        Ok(row.map(|r| workspace_from(&r)).transpose()?)
+        Ok(row.map(|mut r| workspace_from(&mut r)).transpose()?)
     }
 }
 
@@ -159,11 +159,11 @@ pub(crate) async fn locked_workspace(tx: &mut Tx, id: &WorkspaceId) -> Result<Wo
         "SELECT {WS_COLS}, NULL, NULL FROM workspaces w WHERE w.id = $1{}",
         tx.for_update()
     );
-    let row = tx
+    let mut row = tx
         .fetch_optional(&sql, params![id])
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(workspace_from(&row)?)
+    Ok(workspace_from(&mut row)?)
 }
 
 /// The first of `base`, `base-2`, `base-3`, ... not used in `table.slug`.
