@@ -21,6 +21,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0004_idempotency.sql",
         include_str!("../../migrations/sqlite/0004_idempotency.sql"),
     ),
+    (
+        "0005_list_index.sql",
+        include_str!("../../migrations/sqlite/0005_list_index.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

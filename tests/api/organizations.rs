@@ -246,6 +246,92 @@ async fn org_roles_are_inherited_by_its_workspaces() {
 }
 
 #[tokio::test]
+async fn my_workspace_list_merges_direct_and_inherited_workspaces_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Owner").await;
+    let x = app.signup("Xavier").await;
+    let o = org(&app, &owner, "Parent").await;
+    let mut ids = Vec::new();
+    for (name, in_org) in [("Alpha", true), ("Bravo", true), ("Charlie", false)] {
+        let mut body = json!({"name": name});
+        if in_org {
+            body["organization_id"] = json!(oid(&o));
+        }
+        let r = app.post("/v1/workspaces", &owner.token, body).await;
+        r.assert(201);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    add(&app, &o, &owner, &x, "member").await.assert(201);
+    // Bravo is reached both ways (direct viewer, org member); Charlie only
+    // directly; Alpha only through the organization.
+    for (ws, role) in [(&ids[1], "viewer"), (&ids[2], "admin")] {
+        app.post(
+            &format!("/v1/workspaces/{ws}/members"),
+            &owner.token,
+            json!({"user_id": x.id, "role": role}),
+        )
+        .await
+        .assert(201);
+    }
+    let names_roles = |r: &TestResponse| -> Vec<(String, String)> {
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| {
+                (
+                    w["name"].as_str().unwrap().to_owned(),
+                    w["role"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let pair = |n: &str, r: &str| (n.to_owned(), r.to_owned());
+    let all = app.get("/v1/workspaces?include_total=true", &x.token).await;
+    all.assert(200);
+    assert_eq!(
+        names_roles(&all),
+        [
+            pair("Charlie", "admin"),
+            pair("Bravo", "member"),
+            pair("Alpha", "member")
+        ]
+    );
+    assert_eq!(all.body["meta"]["total"], 3);
+    // Newest first in pages of two: the cursor crosses from one branch to
+    // the other without losing or repeating a workspace.
+    let first = app.get("/v1/workspaces?limit=2", &x.token).await;
+    assert_eq!(
+        names_roles(&first),
+        [pair("Charlie", "admin"), pair("Bravo", "member")]
+    );
+    let cursor = first.body["meta"]["next_cursor"].as_str().unwrap();
+    let second = app
+        .get(&format!("/v1/workspaces?limit=2&cursor={cursor}"), &x.token)
+        .await;
+    assert_eq!(names_roles(&second), [pair("Alpha", "member")]);
+    assert_eq!(second.body["meta"]["has_more"], false);
+    let by_name = app.get("/v1/workspaces?sort=-name&limit=2", &x.token).await;
+    assert_eq!(
+        names_roles(&by_name),
+        [pair("Charlie", "admin"), pair("Bravo", "member")]
+    );
+    let cursor = by_name.body["meta"]["next_cursor"].as_str().unwrap();
+    let rest = app
+        .get(
+            &format!("/v1/workspaces?sort=-name&limit=2&cursor={cursor}"),
+            &x.token,
+        )
+        .await;
+    assert_eq!(names_roles(&rest), [pair("Alpha", "member")]);
+    let viewers = app.get("/v1/workspaces?role=member", &x.token).await;
+    assert_eq!(
+        names_roles(&viewers),
+        [pair("Bravo", "member"), pair("Alpha", "member")]
+    );
+}
+
+#[tokio::test]
 async fn org_admins_manage_non_owners_and_the_last_owner_stays() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Owner").await;

@@ -12,11 +12,12 @@ use crate::store::Store;
 impl Store {
     /// The workspaces a user can access, one keyset (or offset) page.
     ///
-    /// Two branches, each walking its own index with its own LIMIT: direct
-    /// memberships (`memberships_user_idx`, newest first) and workspaces of
-    /// the user's organizations (`workspaces_org_idx`). Their UNION is
-    /// ordered once more and cut to the page, so the cost follows the page
-    /// size, not the number of memberships or the depth of the page.
+    /// Two disjoint branches: direct memberships (`memberships_user_idx`,
+    /// walked newest first) and workspaces of the user's organizations
+    /// (`workspaces_org_idx`) where the user is not also a direct member,
+    /// merged in order and cut to the page, so for direct memberships the
+    /// cost follows the page size, not the number of memberships or the
+    /// depth of the page.
     pub async fn list_workspaces(
         &self,
         user: &UserId,
@@ -115,44 +116,56 @@ impl Store {
                 keyset2 = format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})");
             }
         }
-        let inner_limit = p.bind(offset + page.limit + 1);
         let outer_limit = p.bind(page.limit + 1);
         let outer_offset = p.bind(offset);
         // Each branch starts from the caller's own rows (`CROSS JOIN` fixes
         // the join order on SQLite, whose planner otherwise may, with
         // statistics saying org_members is empty, scan every workspace);
         // PostgreSQL plans CROSS JOIN + WHERE like the inner join it is.
-        // The union carries only ids and sort keys; the page's full rows are
-        // joined once at the end, so no wide row is copied or sorted twice.
-        let sql = format!(
-            "SELECT {WS_COLS}, m.role, om.role, k.sort_key FROM (
-               SELECT id, sort_key FROM (
-                 SELECT w.id AS id, {k1} AS sort_key
-                 FROM memberships m CROSS JOIN workspaces w
-                 LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
-                 WHERE w.id = m.workspace_id AND m.user_id = {uid} AND {common}{keyset1}
-                 ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
-               UNION
-               SELECT id, sort_key FROM (
-                 SELECT w.id AS id, {k2} AS sort_key
-                 FROM org_members om CROSS JOIN workspaces w
-                 LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
-                 WHERE w.organization_id = om.organization_id AND om.user_id = {uid} AND {common}{keyset2}
-                 ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
-               ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}
-             ) AS k
-             JOIN workspaces w ON w.id = k.id
-             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = {uid}
-             LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = {uid}
-             ORDER BY k.sort_key {dir}, k.id {dir}"
+        // The branches are disjoint (the second skips workspaces the caller
+        // is a direct member of), so UNION ALL needs no duplicate removal.
+        // Both read whole rows with both roles (the direct one from the
+        // index the first walks), so the page needs no second lookup. The
+        // first branch names its id `m.workspace_id`: the compound's ORDER
+        // BY is then the order of `memberships_user_idx`.
+        let a_cols = WS_COLS.replacen("w.id,", "m.workspace_id AS id,", 1);
+        let branch_a = format!(
+            "SELECT {a_cols}, m.role AS m_role, om.role AS om_role, {k1} AS sort_key
+             FROM memberships m CROSS JOIN workspaces w
+             LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = m.user_id
+             WHERE w.id = m.workspace_id AND m.user_id = {uid} AND {common}{keyset1}"
         );
-        let rows = self.db.fetch_all(&sql, p.0).await?;
+        let branch_b = format!(
+            "SELECT {WS_COLS}, m.role AS m_role, om.role AS om_role, {k2} AS sort_key
+             FROM org_members om CROSS JOIN workspaces w
+             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = om.user_id
+             WHERE w.organization_id = om.organization_id AND om.user_id = {uid}
+               AND m.workspace_id IS NULL AND {common}{keyset2}"
+        );
+        // Where the two databases need different shapes for the same result:
+        // SQLite merges the plain compound as the first branch streams out
+        // of its index, so a page reads about `limit` entries (a LIMITed
+        // subquery would lose that order and re-sort whole rows). PostgreSQL
+        // would hash-join all of the caller's memberships for the plain
+        // compound, so each branch gets its own ORDER BY and LIMIT there.
+        let page_clause = format!(
+            "ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}"
+        );
+        let sql = match self.backend() {
+            Backend::Sqlite => format!("{branch_a} UNION ALL {branch_b} {page_clause}"),
+            Backend::Postgres => {
+                let inner_limit = p.bind(offset + page.limit + 1);
+                format!(
+                    "SELECT * FROM ({branch_a} ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner_limit}) AS a
+                     UNION ALL
+                     SELECT * FROM ({branch_b} ORDER BY {k2} {dir}, w.id {dir} LIMIT {inner_limit}) AS b
+                     {page_clause}"
+                )
+            }
+        };
+        let mut rows = self.db.fetch_all(&sql, p.0).await?;
         let has_more = rows.len() as i64 > page.limit;
-        let rows = &rows[..rows.len().min(page.limit as usize)];
-        let items = rows
-            .iter()
-            .map(workspace_from)
-            .collect::<Result<Vec<_>, _>>()?;
+        rows.truncate(page.limit as usize);
         let next_cursor = match (has_more, rows.last()) {
             (true, Some(last)) => {
                 let key = if by_name {
@@ -170,6 +183,10 @@ impl Store {
             }
             _ => None,
         };
+        let items = rows
+            .iter_mut()
+            .map(workspace_from)
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Page {
             items,
             has_more,
