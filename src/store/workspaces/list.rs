@@ -148,9 +148,8 @@ impl Store {
         // subquery would lose that order and re-sort whole rows). PostgreSQL
         // would hash-join all of the caller's memberships for the plain
         // compound, so each branch gets its own ORDER BY and LIMIT there.
-        let page_clause = format!(
-            "ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}"
-        );
+        let page_clause =
+            format!("ORDER BY sort_key {dir}, id {dir} LIMIT {outer_limit} OFFSET {outer_offset}");
         let sql = match self.backend() {
             Backend::Sqlite => format!("{branch_a} UNION ALL {branch_b} {page_clause}"),
             Backend::Postgres => {
