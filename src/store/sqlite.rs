@@ -65,6 +65,11 @@ impl SqliteDb {
         }))
     }
 
+    /// A reader reads the database through a memory map of up to 2 GiB
+    /// (SQLite's largest by default): a page read is then a memory access,
+    /// not a `pread` into a per-connection cache of 2 MiB that a large
+    /// database keeps missing. The mapped pages are the OS page cache,
+    /// shared by every reader (they count in the process's RSS once touched).
     fn open_reader(&self) -> Result<Connection, DbError> {
         let conn = Connection::open_with_flags(
             &self.path,
@@ -74,7 +79,7 @@ impl SqliteDb {
             "PRAGMA query_only=1;
              PRAGMA busy_timeout=5000;
              PRAGMA temp_store=MEMORY;
-             PRAGMA mmap_size=268435456;",
+             PRAGMA mmap_size=2147418112;",
         )?;
         conn.set_prepared_statement_cache_capacity(256);
         Ok(conn)
