@@ -224,7 +224,7 @@ impl Db {
         match self {
             Db::Sqlite(db) => {
                 let writer = db.writer().await;
-                super::sqlite::query(&writer, sql, &params)
+                super::sqlite::query(writer.conn(), sql, &params)
             }
             Db::Postgres(pool) => pg_fetch_all(pool, sql, params).await,
         }
@@ -236,7 +236,7 @@ impl Db {
         match self {
             Db::Sqlite(db) => {
                 let writer = db.writer().await;
-                super::sqlite::execute(&writer, sql, &params)
+                super::sqlite::execute(writer.conn(), sql, &params)
             }
             Db::Postgres(pool) => pg_execute(pool, sql, params).await,
         }

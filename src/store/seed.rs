@@ -320,6 +320,13 @@ impl Store {
             // statistics of an empty org_members table SQLite plans the
             // organization branch of the list as a scan of every workspace.
             db.execute("PRAGMA cache_size = -2000", vec![]).await?;
+            // The load wrote gigabytes of WAL frames (the same pages over
+            // and over); copy them home and empty the WAL now, so neither
+            // the check below nor the server starts on a WAL index that
+            // long.
+            if let Db::Sqlite(sqlite) = db {
+                sqlite.checkpoint_truncate().await?;
+            }
         } else {
             // Fresh planner statistics: without them PostgreSQL estimates a
             // few rows per user and hash-joins all of a user's memberships
