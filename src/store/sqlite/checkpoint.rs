@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use rusqlite::{ffi, Connection};
 
-use super::WriterState;
+use super::writer::{Writer, WriterState};
 use crate::store::db::DbError;
 
 /// How often the PASSIVE checkpoint runs.
@@ -163,11 +163,7 @@ pub(super) fn install_wal_hook(state: &WriterState) {
 /// fsync and copy-back a checkpoint does; restarts the WAL when it grew
 /// large (see the module comment). Holds the writer only weakly: the thread
 /// ends with the database handle.
-pub(super) fn spawn_checkpointer(
-    path: PathBuf,
-    signal: Arc<WalSignal>,
-    writer: Weak<tokio::sync::Mutex<WriterState>>,
-) {
+pub(super) fn spawn_checkpointer(path: PathBuf, signal: Arc<WalSignal>, writer: Weak<Writer>) {
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
@@ -194,7 +190,9 @@ pub(super) fn spawn_checkpointer(
                 let Some(writer) = writer.upgrade() else {
                     return;
                 };
-                let state = writer.blocking_lock();
+                // Ends the open write batch, if any: a RESTART waits for
+                // it otherwise.
+                let state = writer.blocking_quiet();
                 match checkpoint(&conn, "RESTART") {
                     Ok(c) if !c.busy => {
                         drop(state);

@@ -1,7 +1,9 @@
-//! The embedded SQLite backend: one writer connection, a pool of readers,
-//! WAL mode, and a background checkpointer (`checkpoint.rs`).
+//! The embedded SQLite backend: one writer connection with group commit
+//! (`writer.rs`), a pool of readers, WAL mode, and a background checkpointer
+//! (`checkpoint.rs`).
 
 mod checkpoint;
+mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -11,7 +13,10 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
 use self::checkpoint::{WalSignal, JOURNAL_SIZE_LIMIT};
+use self::writer::{Writer, WriterState};
 use super::db::{DbError, Row, Value};
+
+pub use self::writer::SqliteWriter;
 
 /// How many idle reader connections are kept.
 const MAX_IDLE_READERS: usize = 8;
@@ -28,15 +33,8 @@ pub enum Synchronous {
 
 pub struct SqliteDb {
     path: PathBuf,
-    writer: Arc<tokio::sync::Mutex<WriterState>>,
+    writer: Arc<Writer>,
     readers: Mutex<Vec<Connection>>,
-    wal: Arc<WalSignal>,
-}
-
-/// The writer connection, behind the writer mutex.
-pub struct WriterState {
-    // Declared before `wal`: the connection (and its WAL hook) goes first.
-    conn: Connection,
     wal: Arc<WalSignal>,
 }
 
@@ -78,12 +76,9 @@ impl SqliteDb {
         writer.busy_timeout(Duration::from_millis(5000))?;
         let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         let wal = WalSignal::new(page_size);
-        let state = WriterState {
-            conn: writer,
-            wal: wal.clone(),
-        };
+        let state = WriterState::new(writer, wal.clone());
         checkpoint::install_wal_hook(&state);
-        let writer = Arc::new(tokio::sync::Mutex::new(state));
+        let writer = Writer::new(state);
         checkpoint::spawn_checkpointer(path.to_owned(), wal.clone(), Arc::downgrade(&writer));
         Ok(Arc::new(SqliteDb {
             path: path.to_owned(),
@@ -126,18 +121,10 @@ impl SqliteDb {
         self.readers.lock().expect("reader pool poisoned").len()
     }
 
-    /// The writer connection, for a single autocommit statement.
-    pub async fn writer(&self) -> tokio::sync::OwnedMutexGuard<WriterState> {
-        self.writer.clone().lock_owned().await
-    }
-
-    pub async fn begin_immediate(&self) -> Result<SqliteWriter, DbError> {
-        let guard = self.writer.clone().lock_owned().await;
-        guard.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteWriter {
-            conn: guard,
-            done: false,
-        })
+    /// Begins a write transaction on the writer connection (one member of
+    /// a group commit; see `writer.rs`).
+    pub async fn begin(&self) -> Result<SqliteWriter, DbError> {
+        self.writer.begin().await
     }
 
     /// Copies the whole WAL into the database file and truncates it, with
@@ -145,7 +132,7 @@ impl SqliteDb {
     /// seed-bench`), which would leave a WAL of gigabytes for the server to
     /// start on. Runs on a blocking thread: the fsyncs take a while.
     pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
-        let state = self.writer.clone().lock_owned().await;
+        let state = self.writer.quiet().await;
         let done =
             tokio::task::spawn_blocking(move || checkpoint::checkpoint(&state.conn, "TRUNCATE"))
                 .await
@@ -163,41 +150,6 @@ impl SqliteDb {
 impl Drop for SqliteDb {
     fn drop(&mut self) {
         self.wal.close();
-    }
-}
-
-/// The writer connection inside a `BEGIN IMMEDIATE` transaction.
-pub struct SqliteWriter {
-    conn: tokio::sync::OwnedMutexGuard<WriterState>,
-    done: bool,
-}
-
-impl SqliteWriter {
-    pub fn conn(&self) -> &Connection {
-        &self.conn.conn
-    }
-
-    pub fn commit(mut self) -> Result<(), DbError> {
-        self.done = true;
-        if let Err(e) = self.conn.conn.execute_batch("COMMIT") {
-            let _ = self.conn.conn.execute_batch("ROLLBACK");
-            return Err(e.into());
-        }
-        Ok(())
-    }
-}
-
-impl Drop for SqliteWriter {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = self.conn.conn.execute_batch("ROLLBACK");
-        }
-    }
-}
-
-impl WriterState {
-    pub fn conn(&self) -> &Connection {
-        &self.conn
     }
 }
 
