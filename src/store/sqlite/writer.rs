@@ -12,10 +12,14 @@
 //!   error, or when its `Tx` is dropped) with `ROLLBACK TO` + `RELEASE`,
 //!   which leaves the other members' work alone. A statement that fails
 //!   (a unique violation, say) only undoes itself;
-//! * after its `RELEASE`, a member that sees nobody waiting for the
-//!   connection, or a batch of [`MAX_BATCH_MEMBERS`] or whose first member
-//!   has waited [`MAX_BATCH_WAIT`], runs the real `COMMIT` and publishes the outcome;
-//!   otherwise it hands the connection on and awaits the outcome. **No
+//! * after its `RELEASE`, a member that sees writers waiting for the
+//!   connection hands it on and awaits the batch's outcome. One that sees
+//!   nobody yields once first (other requests ready to run may be about to
+//!   write, and on one worker thread they cannot queue while it runs), then
+//!   takes the connection back and runs the real `COMMIT` for everyone who
+//!   joined meanwhile, publishing the outcome. A batch of
+//!   [`MAX_BATCH_MEMBERS`], or whose first member has waited
+//!   [`MAX_BATCH_WAIT`], is committed by its next member right away. **No
 //!   member returns success before the COMMIT of its batch succeeded**; if
 //!   that COMMIT fails (disk full, I/O error), every member of the batch gets
 //!   the error and the batch is rolled back.
@@ -28,8 +32,9 @@
 //! may have been refused (a 409, say) because of a write that never landed.
 //!
 //! Liveness: an open batch always has someone to commit it. Waiters are
-//! counted before they queue and uncounted when they get the connection or
-//! give up (a drop guard); whoever releases the connection with a batch open
+//! counted before they queue (a member yielding before its COMMIT counts
+//! too) and uncounted when they get the connection or give up (a drop
+//! guard); whoever releases the connection with a batch open
 //! and nobody counted commits it, and the last waiter to give up while a
 //! batch is open commits it or has a small task do so. A member dropped while
 //! holding the connection (its task cancelled, a panic) rolls its savepoint
@@ -188,12 +193,17 @@ impl Writer {
         })
     }
 
-    async fn lock(self: &Arc<Self>) -> Held {
+    /// Counts the caller as waiting for the connection, until
+    /// [`Writer::acquire`] gets it or the returned guard is dropped.
+    fn count(self: &Arc<Self>) -> Waiting<'_> {
         self.waiters.fetch_add(1, SeqCst);
-        let mut waiting = Waiting {
+        Waiting {
             writer: self,
             acquired: false,
-        };
+        }
+    }
+
+    async fn acquire(self: &Arc<Self>, mut waiting: Waiting<'_>) -> Held {
         let guard = self.state.clone().lock_owned().await;
         waiting.acquired = true;
         drop(waiting);
@@ -201,6 +211,11 @@ impl Writer {
             guard,
             writer: self.clone(),
         }
+    }
+
+    async fn lock(self: &Arc<Self>) -> Held {
+        let waiting = self.count();
+        self.acquire(waiting).await
     }
 
     /// Commits an open batch that a waiter who gave up may have been left:
@@ -286,16 +301,31 @@ impl SqliteWriter {
         };
         batch.members += 1;
         let first = *batch.first.get_or_insert_with(Instant::now);
-        if self.held.writer.waiters.load(SeqCst) == 0
-            || batch.members >= MAX_BATCH_MEMBERS
-            || first.elapsed() >= MAX_BATCH_WAIT
-        {
+        if batch.members >= MAX_BATCH_MEMBERS || first.elapsed() >= MAX_BATCH_WAIT {
             return state.end_batch(&self.held.writer);
         }
         let mut outcome = batch.outcome.subscribe();
-        // Hand the connection on; the batch is committed by a later member
-        // (or whoever lets go of it with nobody waiting).
-        drop(self);
+        let writer = self.held.writer.clone();
+        if writer.waiters.load(SeqCst) > 0 {
+            // Hand the connection on; the batch is committed by a later
+            // member (or whoever lets go of it with nobody waiting).
+            drop(self);
+        } else {
+            // Nobody queues yet, but on a busy server other requests are
+            // ready to run and about to write (on a single worker thread
+            // they cannot even queue while this task runs): give them one
+            // turn to join the batch, counted as waiting meanwhile so that
+            // they leave the COMMIT to us.
+            let waiting = writer.count();
+            drop(self);
+            tokio::task::yield_now().await;
+            let mut held = writer.acquire(waiting).await;
+            if outcome.borrow().is_none() {
+                // Still open (no cap ended it meanwhile), so still ours.
+                return held.guard.end_batch(&writer);
+            }
+            drop(held);
+        }
         let result = match outcome.wait_for(Option::is_some).await {
             Ok(done) => match &*done {
                 Some(Ok(())) => Ok(()),
@@ -402,6 +432,28 @@ mod tests {
         );
         c.await.unwrap().unwrap();
         assert_eq!(keys(&db), ["x", "y"]);
+    }
+
+    // One worker thread, as on the benchmark's pinned server: a writer that
+    // is ready to run joins the batch of the one committing before it.
+    #[tokio::test]
+    async fn writers_ready_to_run_join_the_batch_on_a_single_thread() {
+        let (_dir, db) = open().await;
+        let a = db.begin().await.unwrap();
+        insert(&a, "t", "a").unwrap();
+        // Spawned, not yet run: it cannot queue for the writer.
+        let b = tokio::spawn({
+            let db = db.clone();
+            async move {
+                let w = db.begin().await?;
+                assert!(keys(&db).is_empty(), "a's batch was committed alone");
+                insert(&w, "t", "b")?;
+                w.commit().await
+            }
+        });
+        a.commit().await.unwrap();
+        b.await.unwrap().unwrap();
+        assert_eq!(keys(&db), ["a", "b"]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
