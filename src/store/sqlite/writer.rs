@@ -11,7 +11,11 @@
 //! * a member commits with `RELEASE`; it rolls back (explicitly, on an
 //!   error, or when its `Tx` is dropped) with `ROLLBACK TO` + `RELEASE`,
 //!   which leaves the other members' work alone. A statement that fails
-//!   (a unique violation, say) only undoes itself;
+//!   (a unique violation, say) only undoes itself. A member that rolls back
+//!   in a batch holding others' work then commits that batch on the spot:
+//!   what it failed on may be their rows, and its caller must find them
+//!   committed (on PostgreSQL too a unique violation is only raised once the
+//!   other transaction committed);
 //! * after its `RELEASE`, a member that sees writers waiting for the
 //!   connection hands it on and awaits the batch's outcome. One that sees
 //!   nobody yields once first (other requests ready to run may be about to
@@ -343,8 +347,16 @@ impl SqliteWriter {
 impl Drop for SqliteWriter {
     fn drop(&mut self) {
         if self.in_savepoint {
-            let _ = self.held.guard.run("ROLLBACK TO member");
-            let _ = self.held.guard.run("RELEASE member");
+            let Held { guard, writer } = &mut self.held;
+            let _ = guard.run("ROLLBACK TO member");
+            let _ = guard.run("RELEASE member");
+            // What this transaction saw and failed or returned on (a unique
+            // violation, say) may be the work of earlier members, not yet
+            // committed: commit it before the caller learns of it (and reads
+            // it back through another connection, as the idempotency keys do).
+            if guard.batch.as_ref().is_some_and(|b| b.members > 0) {
+                let _ = guard.end_batch(writer);
+            }
         }
         // Then `held` lets go of the connection (committing the batch if
         // nobody else will).
@@ -410,8 +422,11 @@ mod tests {
                 let w = db.begin().await?;
                 // Sees `x` from `a`: same batch, not committed yet.
                 assert!(keys(&db).is_empty(), "a's batch was committed");
-                insert(&w, "t", "x")?;
-                w.commit().await
+                let failed = insert(&w, "t", "x");
+                drop(w);
+                // ...and what it failed on is committed once it returns.
+                assert_eq!(keys(&db), ["x"]);
+                failed.map(drop)
             }
         });
         until_waiting(&db, 1).await;
