@@ -324,8 +324,12 @@ impl Store {
             // and over); copy them home and empty the WAL now, so neither
             // the check below nor the server starts on a WAL index that
             // long.
+            // (Only an optimization: a reader of another process in the way
+            // leaves the WAL to the server's start, which truncates it too.)
             if let Db::Sqlite(sqlite) = db {
-                sqlite.checkpoint_truncate().await?;
+                if let Err(e) = sqlite.checkpoint_truncate().await {
+                    progress(&format!("WAL not truncated: {e}"));
+                }
             }
         } else {
             // Fresh planner statistics: without them PostgreSQL estimates a
