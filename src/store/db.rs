@@ -8,11 +8,13 @@
 //! on both backends.
 //!
 //! SQLite runs in-process through rusqlite: one writer connection behind an
-//! async mutex (write transactions begin IMMEDIATE) and a small pool of reader
-//! connections. Statements run on the calling task: a read of cached pages is
-//! a few microseconds, shorter than a hand-off to a blocking thread would be,
-//! and in WAL mode with `synchronous=NORMAL` a commit does no fsync (the WAL
-//! checkpoint, which does, runs on a blocking thread; see `sqlite.rs`).
+//! async mutex, where concurrent write transactions share one IMMEDIATE
+//! transaction as savepoints (group commit; see `sqlite/writer.rs`), and a
+//! small pool of reader connections. Statements run on the calling task: a
+//! read of cached pages is a few microseconds, shorter than a hand-off to a
+//! blocking thread would be, and in WAL mode with `synchronous=NORMAL` a
+//! commit does no fsync (the WAL checkpoint, which does, runs on a thread of
+//! its own; see `sqlite/checkpoint.rs`).
 //! PostgreSQL goes through sqlx's pool.
 
 use std::sync::Arc;
@@ -246,6 +248,8 @@ impl Db {
     }
 
     /// A single writing statement with `RETURNING`, as its own transaction.
+    /// (On SQLite a member of a group commit like any other: it returns once
+    /// its batch is committed.)
     pub async fn write_fetch_all(
         &self,
         sql: &str,
@@ -253,32 +257,38 @@ impl Db {
     ) -> Result<Vec<Row>, DbError> {
         match self {
             Db::Sqlite(db) => {
-                let writer = db.writer().await;
-                super::sqlite::query(&writer, sql, &params)
+                let w = db.begin().await?;
+                let rows = super::sqlite::query(w.conn()?, sql, &params)?;
+                w.commit().await?;
+                Ok(rows)
             }
             Db::Postgres(pool) => pg_fetch_all(pool, sql, params).await,
         }
     }
 
     /// A single statement outside an explicit transaction (it is its own
-    /// transaction). On SQLite it goes through the writer connection.
+    /// transaction). On SQLite it goes through the writer connection, as a
+    /// member of a group commit.
     pub async fn execute(&self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
         match self {
             Db::Sqlite(db) => {
-                let writer = db.writer().await;
-                super::sqlite::execute(&writer, sql, &params)
+                let w = db.begin().await?;
+                let n = super::sqlite::execute(w.conn()?, sql, &params)?;
+                w.commit().await?;
+                Ok(n)
             }
             Db::Postgres(pool) => pg_execute(pool, sql, params).await,
         }
     }
 
     /// Begins a write transaction. On SQLite it holds the one writer
-    /// connection (BEGIN IMMEDIATE), so check-then-write rules inside it are
-    /// serialized; on PostgreSQL use `FOR UPDATE` (see [`Tx::for_update`]) or
-    /// constraints for the same guarantee.
+    /// connection, inside an IMMEDIATE transaction shared with the write
+    /// transactions queued around it (group commit), so check-then-write rules
+    /// inside it are serialized; on PostgreSQL use `FOR UPDATE` (see
+    /// [`Tx::for_update`]) or constraints for the same guarantee.
     pub async fn begin(&self) -> Result<Tx, DbError> {
         match self {
-            Db::Sqlite(db) => Ok(Tx::Sqlite(db.begin_immediate().await?)),
+            Db::Sqlite(db) => Ok(Tx::Sqlite(db.begin().await?)),
             Db::Postgres(pool) => Ok(Tx::Postgres(PgTx(Some(
                 pool.begin().await.map_err(map_pg_error)?,
             )))),
@@ -332,7 +342,8 @@ impl Tx {
     }
 
     /// `" FOR UPDATE"` on PostgreSQL; empty on SQLite, where the IMMEDIATE
-    /// transaction already holds the database's write lock.
+    /// transaction (the batch this one is a savepoint of) already holds the
+    /// database's write lock, and transactions run one after another.
     pub fn for_update(&self) -> &'static str {
         match self {
             Tx::Sqlite(_) => "",
@@ -342,7 +353,7 @@ impl Tx {
 
     pub async fn fetch_all(&mut self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
         match self {
-            Tx::Sqlite(w) => super::sqlite::query(w.conn(), sql, &params),
+            Tx::Sqlite(w) => super::sqlite::query(w.conn()?, sql, &params),
             Tx::Postgres(tx) => {
                 let rows = bind(sqlx::query_with(sql, pg_args(params)?))
                     .fetch_all(&mut ***tx)
@@ -363,7 +374,7 @@ impl Tx {
 
     pub async fn execute(&mut self, sql: &str, params: Vec<Value>) -> Result<u64, DbError> {
         match self {
-            Tx::Sqlite(w) => super::sqlite::execute(w.conn(), sql, &params),
+            Tx::Sqlite(w) => super::sqlite::execute(w.conn()?, sql, &params),
             Tx::Postgres(tx) => Ok(bind(sqlx::query_with(sql, pg_args(params)?))
                 .execute(&mut ***tx)
                 .await
@@ -372,9 +383,11 @@ impl Tx {
         }
     }
 
+    /// Commits; on SQLite, returns once the group commit holding this
+    /// transaction is durable (and fails if it failed).
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
-            Tx::Sqlite(w) => w.commit(),
+            Tx::Sqlite(w) => w.commit().await,
             Tx::Postgres(mut tx) => {
                 tx.0.take()
                     .expect("live transaction")

@@ -320,6 +320,17 @@ impl Store {
             // statistics of an empty org_members table SQLite plans the
             // organization branch of the list as a scan of every workspace.
             db.execute("PRAGMA cache_size = -2000", vec![]).await?;
+            // The load wrote gigabytes of WAL frames (the same pages over
+            // and over); copy them home and empty the WAL now, so neither
+            // the check below nor the server starts on a WAL index that
+            // long.
+            // (Only an optimization: a reader of another process in the way
+            // leaves the WAL to the server's start, which truncates it too.)
+            if let Db::Sqlite(sqlite) = db {
+                if let Err(e) = sqlite.checkpoint_truncate().await {
+                    progress(&format!("WAL not truncated: {e}"));
+                }
+            }
         } else {
             // Fresh planner statistics: without them PostgreSQL estimates a
             // few rows per user and hash-joins all of a user's memberships

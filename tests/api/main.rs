@@ -25,3 +25,4 @@ mod seed;
 mod settings;
 mod tenancy;
 mod workspaces;
+mod writer;

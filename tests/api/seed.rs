@@ -20,8 +20,20 @@ async fn seeded_data_reads_back_through_the_api() {
         .await
         .unwrap();
     // seed_bench checks member counts, owners and created_at copies itself.
-    let report = app.store.seed_bench(&spec, &hash, &|_| {}).await.unwrap();
+    let notes = std::sync::Mutex::new(Vec::new());
+    let report = app
+        .store
+        .seed_bench(&spec, &hash, &|line| {
+            notes.lock().unwrap().push(line.to_owned())
+        })
+        .await
+        .unwrap();
     assert_eq!(report.memberships_written, 2000);
+    if backend() == "sqlite" {
+        // The load's WAL is copied home and emptied at the end.
+        let wal = app.state.config.data_dir.join("workspaced.db-wal");
+        assert_eq!(std::fs::metadata(wal).unwrap().len(), 0, "{notes:?}");
+    }
     assert_eq!(report.bench_workspaces.len(), 45);
     assert_eq!(report.spare_users.len(), 4);
 

@@ -1,15 +1,22 @@
-//! The embedded SQLite backend: one writer connection, a pool of readers,
-//! WAL mode, and a background checkpointer.
+//! The embedded SQLite backend: one writer connection with group commit
+//! (`writer.rs`), a pool of readers, WAL mode, and a background checkpointer
+//! (`checkpoint.rs`).
+
+mod checkpoint;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql};
 
+use self::checkpoint::{WalSignal, JOURNAL_SIZE_LIMIT};
+use self::writer::{Writer, WriterState};
 use super::db::{DbError, Row, Value};
+
+pub use self::writer::SqliteWriter;
 
 /// How many idle reader connections are kept.
 const MAX_IDLE_READERS: usize = 8;
@@ -26,9 +33,9 @@ pub enum Synchronous {
 
 pub struct SqliteDb {
     path: PathBuf,
-    writer: Arc<tokio::sync::Mutex<Connection>>,
+    writer: Arc<Writer>,
     readers: Mutex<Vec<Connection>>,
-    closed: Arc<AtomicBool>,
+    wal: Arc<WalSignal>,
 }
 
 impl SqliteDb {
@@ -45,7 +52,8 @@ impl SqliteDb {
              PRAGMA foreign_keys=ON;
              PRAGMA busy_timeout=5000;
              PRAGMA temp_store=MEMORY;
-             PRAGMA wal_autocheckpoint=0;",
+             PRAGMA wal_autocheckpoint=0;
+             PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT};",
             match synchronous {
                 Synchronous::Normal => "NORMAL",
                 Synchronous::Full => "FULL",
@@ -55,13 +63,28 @@ impl SqliteDb {
         super::migrations::sqlite_migrations()
             .to_latest(&mut writer)
             .map_err(|e| DbError::Other(format!("sqlite migration failed: {e}")))?;
-        let closed = Arc::new(AtomicBool::new(false));
-        spawn_checkpointer(path.to_owned(), closed.clone());
+        // Start from an empty WAL: one left long by a crash or a bulk load
+        // (`admin seed-bench`) would otherwise slow every page lookup until
+        // the checkpointer first manages to restart it. Briefly: another
+        // process on the same file may be busy, and then this can wait.
+        writer.busy_timeout(Duration::from_millis(100))?;
+        match checkpoint::checkpoint(&writer, "TRUNCATE") {
+            Ok(c) if c.busy => tracing::info!(frames = c.log, "sqlite WAL in use, not truncated"),
+            Ok(_) => {}
+            Err(e) => tracing::info!(error = %e, "sqlite WAL not truncated"),
+        }
+        writer.busy_timeout(Duration::from_millis(5000))?;
+        let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+        let wal = WalSignal::new(page_size);
+        let state = WriterState::new(writer, wal.clone());
+        checkpoint::install_wal_hook(&state);
+        let writer = Writer::new(state);
+        checkpoint::spawn_checkpointer(path.to_owned(), wal.clone(), Arc::downgrade(&writer));
         Ok(Arc::new(SqliteDb {
             path: path.to_owned(),
-            writer: Arc::new(tokio::sync::Mutex::new(writer)),
+            writer,
             readers: Mutex::new(Vec::new()),
-            closed,
+            wal,
         }))
     }
 
@@ -103,73 +126,35 @@ impl SqliteDb {
         self.readers.lock().expect("reader pool poisoned").len()
     }
 
-    /// The writer connection, for a single autocommit statement.
-    pub async fn writer(&self) -> tokio::sync::OwnedMutexGuard<Connection> {
-        self.writer.clone().lock_owned().await
+    /// Begins a write transaction on the writer connection (one member of
+    /// a group commit; see `writer.rs`).
+    pub async fn begin(&self) -> Result<SqliteWriter, DbError> {
+        self.writer.begin().await
     }
 
-    pub async fn begin_immediate(&self) -> Result<SqliteWriter, DbError> {
-        let guard = self.writer.clone().lock_owned().await;
-        guard.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(SqliteWriter {
-            conn: guard,
-            done: false,
-        })
-    }
-}
-
-impl Drop for SqliteDb {
-    fn drop(&mut self) {
-        self.closed.store(true, Ordering::Relaxed);
-    }
-}
-
-/// Checkpoints the WAL from a thread of its own, so no request pays for the
-/// fsync and copy-back a checkpoint does.
-fn spawn_checkpointer(path: PathBuf, closed: Arc<AtomicBool>) {
-    std::thread::Builder::new()
-        .name("sqlite-checkpoint".into())
-        .spawn(move || {
-            let Ok(conn) = Connection::open(&path) else {
-                return;
-            };
-            let _ = conn.execute_batch("PRAGMA busy_timeout=5000;");
-            while !closed.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(500));
-                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                    tracing::warn!(error = %e, "sqlite checkpoint failed");
-                }
-            }
-        })
-        .expect("spawn checkpoint thread");
-}
-
-/// The writer connection inside a `BEGIN IMMEDIATE` transaction.
-pub struct SqliteWriter {
-    conn: tokio::sync::OwnedMutexGuard<Connection>,
-    done: bool,
-}
-
-impl SqliteWriter {
-    pub fn conn(&self) -> &Connection {
-        &self.conn
-    }
-
-    pub fn commit(mut self) -> Result<(), DbError> {
-        self.done = true;
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
-            let _ = self.conn.execute_batch("ROLLBACK");
-            return Err(e.into());
+    /// Copies the whole WAL into the database file and truncates it, with
+    /// the writers held off. For the end of a bulk load (`admin
+    /// seed-bench`), which would leave a WAL of gigabytes for the server to
+    /// start on. Runs on a blocking thread: the fsyncs take a while.
+    pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
+        let state = self.writer.quiet().await;
+        let done =
+            tokio::task::spawn_blocking(move || checkpoint::checkpoint(&state.conn, "TRUNCATE"))
+                .await
+                .map_err(|e| DbError::Other(format!("checkpoint task failed: {e}")))??;
+        if done.busy {
+            return Err(DbError::Other(format!(
+                "WAL checkpoint incomplete: {} of {} frames copied (a reader was in the way)",
+                done.backfilled, done.log
+            )));
         }
         Ok(())
     }
 }
 
-impl Drop for SqliteWriter {
+impl Drop for SqliteDb {
     fn drop(&mut self) {
-        if !self.done {
-            let _ = self.conn.execute_batch("ROLLBACK");
-        }
+        self.wal.close();
     }
 }
 

@@ -1,0 +1,215 @@
+//! WAL checkpoints, and what keeps the WAL small under sustained writes.
+//!
+//! The writer runs with `wal_autocheckpoint=0` (an automatic checkpoint would
+//! run inside some request's COMMIT, fsyncs included); a thread of its own
+//! runs `PRAGMA wal_checkpoint(PASSIVE)` every [`CHECKPOINT_EVERY`]. That
+//! copies frames back into the database file, but a WAL only starts over
+//! from its beginning when a writer begins while every frame is backfilled,
+//! and under a steady stream of commits there are always new frames: the
+//! file grew to gigabytes, and a long WAL slows every page lookup (the
+//! wal-index is searched one 4,096-frame block at a time).
+//!
+//! So once the WAL holds [`RESTART_AT_BYTES`] the thread takes our own writer
+//! mutex, which makes the writers queue on the async mutex (instead of
+//! spinning in SQLite's busy handler on a runtime thread), and runs
+//! `wal_checkpoint(RESTART)`: backfill the few frames the PASSIVE run left,
+//! wait for readers to leave the WAL. The next commit then writes from the
+//! start of the file, and `journal_size_limit` cuts a file that overshot back
+//! to [`JOURNAL_SIZE_LIMIT`]. A WAL hook on the writer wakes the thread
+//! each time the WAL grew by a quarter of the mark, so that the PASSIVE runs
+//! keep up with a fast writer and the RESTART has little left to copy.
+
+use std::os::raw::{c_char, c_int, c_void};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+use rusqlite::{ffi, Connection};
+
+use super::writer::{Writer, WriterState};
+use crate::store::db::DbError;
+
+/// How often the PASSIVE checkpoint runs.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// WAL size (frames × page size) at which the log is restarted.
+pub(super) const RESTART_AT_BYTES: i64 = 16 << 20;
+/// `PRAGMA journal_size_limit`: a WAL that grew past this is truncated back
+/// to it when it starts over.
+pub(super) const JOURNAL_SIZE_LIMIT: i64 = 32 << 20;
+/// How long a RESTART checkpoint waits for readers (and another process's
+/// writer) while our writers queue behind it; a busy RESTART is retried on
+/// the next round.
+const RESTART_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// What a `PRAGMA wal_checkpoint` answered.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Checkpointed {
+    /// Could not finish (readers or a writer were in the way).
+    pub busy: bool,
+    /// Frames in the WAL.
+    pub log: i64,
+    /// Of those, frames copied back into the database.
+    pub backfilled: i64,
+}
+
+pub(super) fn checkpoint(conn: &Connection, mode: &str) -> Result<Checkpointed, DbError> {
+    Ok(
+        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            Ok(Checkpointed {
+                busy: r.get::<_, i64>(0)? != 0,
+                log: r.get(1)?,
+                backfilled: r.get(2)?,
+            })
+        })?,
+    )
+}
+
+/// Shared by the writer's WAL hook, the checkpoint thread and the database
+/// handle (which closes it).
+pub(super) struct WalSignal {
+    restart_frames: i64,
+    /// The hook wakes the thread every this many new frames, so that PASSIVE
+    /// runs keep up with a fast writer and a RESTART has little left to copy
+    /// while the writers wait.
+    step_frames: i64,
+    /// WAL length at the last wake-up (only the writer's hook touches it).
+    noted: AtomicI64,
+    /// Woken, and the thread has not looked yet.
+    pending: AtomicBool,
+    closed: AtomicBool,
+    lock: Mutex<()>,
+    wake: Condvar,
+}
+
+impl WalSignal {
+    pub(super) fn new(page_size: i64) -> Arc<Self> {
+        let restart_frames = (RESTART_AT_BYTES / page_size.max(512)).max(4);
+        Arc::new(WalSignal {
+            restart_frames,
+            step_frames: restart_frames / 4,
+            noted: AtomicI64::new(0),
+            pending: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// Called after every commit of the writer with the WAL's length in
+    /// frames: cheap unless it grew by another step.
+    fn note(&self, frames: c_int) {
+        let frames = i64::from(frames);
+        let noted = self.noted.load(Ordering::Relaxed);
+        if frames < noted {
+            // The WAL started over.
+            self.noted.store(0, Ordering::Relaxed);
+        } else if frames >= noted + self.step_frames {
+            self.noted.store(frames, Ordering::Relaxed);
+            self.pending.store(true, Ordering::Release);
+            let _held = self.lock.lock();
+            self.wake.notify_one();
+        }
+    }
+
+    /// Stops the checkpoint thread.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let _held = self.lock.lock();
+        self.wake.notify_one();
+    }
+
+    /// Sleeps until the next round; false once closed.
+    fn wait(&self, at_most: Duration) -> bool {
+        if let Ok(held) = self.lock.lock() {
+            let _ = self.wake.wait_timeout_while(held, at_most, |_| {
+                !self.pending.load(Ordering::Acquire) && !self.closed.load(Ordering::Acquire)
+            });
+        }
+        self.pending.store(false, Ordering::Release);
+        !self.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Has the writer connection tell `signal` the WAL's size after each commit.
+/// (This replaces SQLite's autocheckpoint hook, which is off anyway; a later
+/// `PRAGMA wal_autocheckpoint` would replace ours.)
+pub(super) fn install_wal_hook(state: &WriterState) {
+    unsafe extern "C" fn hook(
+        arg: *mut c_void,
+        _db: *mut ffi::sqlite3,
+        _name: *const c_char,
+        frames: c_int,
+    ) -> c_int {
+        // SAFETY: `arg` is the `WalSignal` that `WriterState` keeps alive
+        // for as long as the connection (it is dropped after `conn`).
+        let signal = unsafe { &*(arg as *const WalSignal) };
+        signal.note(frames);
+        ffi::SQLITE_OK
+    }
+    // SAFETY: the handle is the live connection owned by `state`; the
+    // argument outlives it (see above), and the hook only reads atomics and
+    // signals a condvar.
+    unsafe {
+        ffi::sqlite3_wal_hook(
+            state.conn.handle(),
+            Some(hook),
+            Arc::as_ptr(&state.wal) as *mut c_void,
+        );
+    }
+}
+
+/// Checkpoints the WAL from a thread of its own, so no request pays for the
+/// fsync and copy-back a checkpoint does; restarts the WAL when it grew
+/// large (see the module comment). Holds the writer only weakly: the thread
+/// ends with the database handle.
+pub(super) fn spawn_checkpointer(path: PathBuf, signal: Arc<WalSignal>, writer: Weak<Writer>) {
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open(&path) else {
+                return;
+            };
+            let _ = conn.busy_timeout(RESTART_BUSY_TIMEOUT);
+            let mut restarted_at = -1;
+            while signal.wait(CHECKPOINT_EVERY) {
+                let passive = match checkpoint(&conn, "PASSIVE") {
+                    Ok(c) => c,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sqlite checkpoint failed");
+                        continue;
+                    }
+                };
+                // The counts are from the start of the run: with writes
+                // coming in meanwhile, the WAL is never found fully copied
+                // when a writer begins, and so never starts over. After our
+                // RESTART with no write since, it is (and will).
+                if passive.log < signal.restart_frames || passive.log == restarted_at {
+                    continue;
+                }
+                let Some(writer) = writer.upgrade() else {
+                    return;
+                };
+                // Ends the open write batch, if any: a RESTART waits for
+                // it otherwise.
+                let state = writer.blocking_quiet();
+                match checkpoint(&conn, "RESTART") {
+                    Ok(c) if !c.busy => {
+                        drop(state);
+                        restarted_at = c.log;
+                    }
+                    outcome => {
+                        drop(state);
+                        match outcome {
+                            Err(e) => tracing::warn!(error = %e, "sqlite WAL restart failed"),
+                            Ok(c) => tracing::debug!(frames = c.log, "sqlite WAL restart busy"),
+                        }
+                        // The hook keeps signalling while the WAL is long:
+                        // give the readers in the way a round to finish.
+                        std::thread::sleep(CHECKPOINT_EVERY);
+                    }
+                }
+            }
+        })
+        .expect("spawn checkpoint thread");
+}
