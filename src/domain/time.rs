@@ -59,7 +59,10 @@ mod tests {
         assert_eq!(super::format(951_782_399_999), "2000-02-28T23:59:59.999Z");
         assert_eq!(super::format(4_107_542_400_007), "2100-03-01T00:00:00.007Z");
         // Outside four-digit years, chrono's own (signed, wider) form.
-        assert_eq!(super::format(-62_198_755_200_000), "-0001-01-01T00:00:00.000Z");
+        assert_eq!(
+            super::format(-62_198_755_200_000),
+            "-0001-01-01T00:00:00.000Z"
+        );
         assert_eq!(
             super::parse("2026-03-03T11:00:00.000+01:00"),
             Some(1_772_532_000_000)
