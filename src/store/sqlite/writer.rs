@@ -131,8 +131,24 @@ impl WriterState {
         result
     }
 
+    /// Rolls the open batch back and fails its members.
+    fn abort_batch(&mut self, writer: &Writer) {
+        let _ = self.run("ROLLBACK");
+        if let Some(batch) = self.batch.take() {
+            writer.batch_open.store(false, SeqCst);
+            batch.outcome.send_replace(Some(Err(
+                "the write batch was rolled back: a transaction in it could not be undone".into(),
+            )));
+        }
+    }
+
     /// A batch to run a member in: the open one, or a new one.
     fn open_batch(&mut self, writer: &Writer) -> Result<(), DbError> {
+        if self.batch.is_none() && !self.conn.is_autocommit() {
+            // A COMMIT and the ROLLBACK after it both failed: the connection
+            // is still inside that transaction; leave it before a new batch.
+            let _ = self.run("ROLLBACK");
+        }
         if self.batch.is_some() && self.conn.is_autocommit() {
             let _ = self.end_batch(writer);
         }
@@ -348,7 +364,13 @@ impl Drop for SqliteWriter {
     fn drop(&mut self) {
         if self.in_savepoint {
             let Held { guard, writer } = &mut self.held;
-            let _ = guard.run("ROLLBACK TO member");
+            if guard.run("ROLLBACK TO member").is_err() && !guard.conn.is_autocommit() {
+                // The member's writes could not be undone: releasing the
+                // savepoint would fold them into the batch's COMMIT. The
+                // whole batch is rolled back instead and its members fail.
+                guard.abort_batch(writer);
+                return;
+            }
             let _ = guard.run("RELEASE member");
             // What this transaction saw and failed or returned on (a unique
             // violation, say) may be the work of earlier members, not yet

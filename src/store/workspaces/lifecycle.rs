@@ -27,6 +27,9 @@ impl Store {
             Status::Active
         };
         if ws.status == target {
+            // Nothing to write, but the answer shows what this transaction read,
+            // which on SQLite may be a batch not yet committed (group commit).
+            tx.commit().await?;
             return Ok(ws);
         }
         let now = now_ms();
@@ -58,6 +61,9 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if ws.status == Status::Deleted {
+            // Nothing to write, but the answer shows what this transaction read,
+            // which on SQLite may be a batch not yet committed (group commit).
+            tx.commit().await?;
             return Ok(ws);
         }
         if let Some(user) = keep_last_for {
@@ -100,6 +106,9 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if ws.status != Status::Deleted {
+            // Nothing to write, but the answer shows what this transaction read,
+            // which on SQLite may be a batch not yet committed (group commit).
+            tx.commit().await?;
             return Ok(ws);
         }
         let now = now_ms();
