@@ -134,8 +134,6 @@ impl Store {
         let before = c.fields();
         let after = change(&before)?;
         if after == before {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(c);
         }

@@ -385,6 +385,12 @@ impl Tx {
 
     /// Commits; on SQLite, returns once the group commit holding this
     /// transaction is durable (and fails if it failed).
+    ///
+    /// Call it on every successful path, also one that wrote nothing (a
+    /// PATCH that changes nothing, a join by a member): on SQLite what the
+    /// transaction read may be an earlier batch member's write, not yet
+    /// committed, and an answer must not show what a failed COMMIT would
+    /// take back. Dropping a `Tx` rolls it back and is for error paths.
     pub async fn commit(self) -> Result<(), DbError> {
         match self {
             Tx::Sqlite(w) => w.commit().await,

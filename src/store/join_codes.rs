@@ -144,8 +144,6 @@ impl Store {
             return Err(Error::Gone("The join code has expired.".into()));
         }
         if let Some(m) = member_in_tx(&mut tx, &ws, user).await? {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(JoinOutcome::AlreadyMember(ws, m));
         }

@@ -78,8 +78,6 @@ impl Store {
         let now = now_ms();
         let new_key = new.as_ref().map(|(k, _, _)| (*k).to_owned());
         if w.logo_key == new_key {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(w);
         }

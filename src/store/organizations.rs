@@ -252,6 +252,7 @@ impl super::Store {
             return Err(Error::VersionMismatch);
         }
         if patch.name.is_none() && patch.slug.is_none() {
+            tx.commit().await?;
             return Ok(());
         }
         let name = patch.name.clone().unwrap_or(row.text(0)?);

@@ -192,8 +192,6 @@ impl Store {
                 p.status,
             )
         {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(p);
         }

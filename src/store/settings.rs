@@ -69,8 +69,6 @@ impl Store {
         let before = w.settings.clone();
         change(&mut w.settings);
         if w.settings == before {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(w);
         }
@@ -128,8 +126,6 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if current == providers {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok((current, version));
         }

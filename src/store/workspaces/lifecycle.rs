@@ -27,8 +27,6 @@ impl Store {
             Status::Active
         };
         if ws.status == target {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(ws);
         }
@@ -61,8 +59,6 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if ws.status == Status::Deleted {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(ws);
         }
@@ -106,8 +102,6 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if ws.status != Status::Deleted {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(ws);
         }

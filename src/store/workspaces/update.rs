@@ -25,8 +25,6 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         if patch.is_empty() {
-            // Nothing to write, but the answer shows what this transaction read,
-            // which on SQLite may be a batch not yet committed (group commit).
             tx.commit().await?;
             return Ok(ws);
         }
