@@ -128,7 +128,9 @@ impl Store {
         // index the first walks), so the page needs no second lookup. The
         // first branch names its id `m.workspace_id`: the compound's ORDER
         // BY is then the order of `memberships_user_idx`.
-        let a_cols = WS_COLS.replacen("w.id,", "m.workspace_id AS id,", 1);
+        static A_COLS: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| WS_COLS.replacen("w.id,", "m.workspace_id AS id,", 1));
+        let a_cols = &*A_COLS;
         let branch_a = format!(
             "SELECT {a_cols}, m.role AS m_role, om.role AS om_role, {k1} AS sort_key
              FROM memberships m CROSS JOIN workspaces w
