@@ -25,6 +25,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0005_list_index.sql",
         include_str!("../../migrations/sqlite/0005_list_index.sql"),
     ),
+    (
+        "0006_clustered_keys.sql",
+        include_str!("../../migrations/sqlite/0006_clustered_keys.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use rusqlite::{ffi, Connection};
 
+use super::readers::{Commits, Readers};
 use super::writer::{Writer, WriterState};
 use crate::store::db::DbError;
 
@@ -77,6 +78,8 @@ pub(super) struct WalSignal {
     noted: AtomicI64,
     /// Woken, and the thread has not looked yet.
     pending: AtomicBool,
+    /// Every commit of the writer, for the readers' snapshots.
+    pub(super) commits: Commits,
     closed: AtomicBool,
     lock: Mutex<()>,
     wake: Condvar,
@@ -90,6 +93,7 @@ impl WalSignal {
             step_frames: restart_frames / 4,
             noted: AtomicI64::new(0),
             pending: AtomicBool::new(false),
+            commits: Commits::default(),
             closed: AtomicBool::new(false),
             lock: Mutex::new(()),
             wake: Condvar::new(),
@@ -99,6 +103,7 @@ impl WalSignal {
     /// Called after every commit of the writer with the WAL's length in
     /// frames: cheap unless it grew by another step.
     fn note(&self, frames: c_int) {
+        self.commits.bump();
         let frames = i64::from(frames);
         let noted = self.noted.load(Ordering::Relaxed);
         if frames < noted {
@@ -163,7 +168,12 @@ pub(super) fn install_wal_hook(state: &WriterState) {
 /// fsync and copy-back a checkpoint does; restarts the WAL when it grew
 /// large (see the module comment). Holds the writer only weakly: the thread
 /// ends with the database handle.
-pub(super) fn spawn_checkpointer(path: PathBuf, signal: Arc<WalSignal>, writer: Weak<Writer>) {
+pub(super) fn spawn_checkpointer(
+    path: PathBuf,
+    signal: Arc<WalSignal>,
+    writer: Weak<Writer>,
+    readers: Weak<Readers>,
+) {
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
@@ -173,6 +183,11 @@ pub(super) fn spawn_checkpointer(path: PathBuf, signal: Arc<WalSignal>, writer: 
             let _ = conn.busy_timeout(RESTART_BUSY_TIMEOUT);
             let mut restarted_at = -1;
             while signal.wait(CHECKPOINT_EVERY) {
+                // Idle readers' snapshots would stop the copy short.
+                match readers.upgrade() {
+                    Some(r) => r.release_idle(),
+                    None => return,
+                }
                 let passive = match checkpoint(&conn, "PASSIVE") {
                     Ok(c) => c,
                     Err(e) => {
@@ -193,6 +208,9 @@ pub(super) fn spawn_checkpointer(path: PathBuf, signal: Arc<WalSignal>, writer: 
                 // Ends the open write batch, if any: a RESTART waits for
                 // it otherwise.
                 let state = writer.blocking_quiet();
+                if let Some(r) = readers.upgrade() {
+                    r.release_idle();
+                }
                 match checkpoint(&conn, "RESTART") {
                     Ok(c) if !c.busy => {
                         drop(state);

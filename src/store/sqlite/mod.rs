@@ -3,23 +3,22 @@
 //! (`checkpoint.rs`).
 
 mod checkpoint;
+mod readers;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{Connection, OpenFlags, ToSql};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql};
 
 use self::checkpoint::{WalSignal, JOURNAL_SIZE_LIMIT};
+use self::readers::Readers;
 use self::writer::{Writer, WriterState};
 use super::db::{DbError, Row, Value};
 
 pub use self::writer::SqliteWriter;
-
-/// How many idle reader connections are kept.
-const MAX_IDLE_READERS: usize = 8;
 
 /// `synchronous` setting for the writer. NORMAL in WAL mode loses nothing on
 /// a process crash (`kill -9`); FULL also survives power loss, at the cost of
@@ -34,7 +33,7 @@ pub enum Synchronous {
 pub struct SqliteDb {
     path: PathBuf,
     writer: Arc<Writer>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Readers>,
     wal: Arc<WalSignal>,
 }
 
@@ -49,7 +48,6 @@ impl SqliteDb {
         writer.execute_batch(&format!(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous={};
-             PRAGMA foreign_keys=ON;
              PRAGMA busy_timeout=5000;
              PRAGMA temp_store=MEMORY;
              PRAGMA wal_autocheckpoint=0;
@@ -60,9 +58,7 @@ impl SqliteDb {
             }
         ))?;
         writer.set_prepared_statement_cache_capacity(256);
-        super::migrations::sqlite_migrations()
-            .to_latest(&mut writer)
-            .map_err(|e| DbError::Other(format!("sqlite migration failed: {e}")))?;
+        migrate(&mut writer)?;
         // Start from an empty WAL: one left long by a crash or a bulk load
         // (`admin seed-bench`) would otherwise slow every page lookup until
         // the checkpointer first manages to restart it. Briefly: another
@@ -79,11 +75,17 @@ impl SqliteDb {
         let state = WriterState::new(writer, wal.clone());
         checkpoint::install_wal_hook(&state);
         let writer = Writer::new(state);
-        checkpoint::spawn_checkpointer(path.to_owned(), wal.clone(), Arc::downgrade(&writer));
+        let readers = Arc::new(Readers::default());
+        checkpoint::spawn_checkpointer(
+            path.to_owned(),
+            wal.clone(),
+            Arc::downgrade(&writer),
+            Arc::downgrade(&readers),
+        );
         Ok(Arc::new(SqliteDb {
             path: path.to_owned(),
             writer,
-            readers: Mutex::new(Vec::new()),
+            readers,
             wal,
         }))
     }
@@ -114,22 +116,15 @@ impl SqliteDb {
         Ok(conn)
     }
 
-    /// Runs `f` on a reader connection.
+    /// Runs `f` on a reader connection, in a read snapshot that includes
+    /// every write this process acknowledged (see `readers.rs`).
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
-        let conn = match self.readers.lock().expect("reader pool poisoned").pop() {
-            Some(c) => c,
-            None => self.open_reader()?,
-        };
-        let out = f(&conn);
-        let mut pool = self.readers.lock().expect("reader pool poisoned");
-        if pool.len() < MAX_IDLE_READERS {
-            pool.push(conn);
-        }
-        out
+        self.readers
+            .read(&self.wal.commits, || self.open_reader(), f)
     }
 
     pub fn idle_readers(&self) -> usize {
-        self.readers.lock().expect("reader pool poisoned").len()
+        self.readers.idle_count()
     }
 
     /// Begins a write transaction on the writer connection (one member of
@@ -144,6 +139,7 @@ impl SqliteDb {
     /// start on. Runs on a blocking thread: the fsyncs take a while.
     pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
         let state = self.writer.quiet().await;
+        self.readers.release_idle();
         let done =
             tokio::task::spawn_blocking(move || checkpoint::checkpoint(&state.conn, "TRUNCATE"))
                 .await
@@ -156,6 +152,28 @@ impl SqliteDb {
         }
         Ok(())
     }
+}
+
+/// Applies the migrations with foreign key enforcement off, as SQLite's
+/// procedure for rebuilding a table asks (dropping a parent table would
+/// otherwise delete or refuse its children), then checks every foreign key
+/// and turns enforcement on for good. The pragma cannot change inside the
+/// migrations' transactions, hence here.
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    conn.execute_batch("PRAGMA foreign_keys=OFF;")?;
+    super::migrations::sqlite_migrations()
+        .to_latest(conn)
+        .map_err(|e| DbError::Other(format!("sqlite migration failed: {e}")))?;
+    let broken: Option<String> = conn
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(DbError::Other(format!(
+            "sqlite migration left a broken foreign key in table {table}"
+        )));
+    }
+    conn.execute_batch("PRAGMA foreign_keys=ON;")?;
+    Ok(())
 }
 
 impl Drop for SqliteDb {

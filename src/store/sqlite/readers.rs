@@ -1,0 +1,248 @@
+//! The pool of reader connections, and the read snapshots they keep.
+//!
+//! In WAL mode every read transaction takes a read lock on the shared
+//! wal-index and gives it back at its end: two `fcntl` system calls, which
+//! the profile of `GET /v1/workspaces/{id}` put at 9 % of the server's time,
+//! more than all the B-tree descents of the query. So a reader keeps its read
+//! transaction (its snapshot) open after a query, and the next query on it
+//! reuses that snapshot when both hold:
+//!
+//! - **nothing was committed since** through this process's writer. Every
+//!   commit of the writer connection bumps a counter from its WAL hook, after
+//!   the commit and before the writer tells anyone it is done; a snapshot is
+//!   reused only while the counter reads as when it was taken. So a read
+//!   that starts after a write was acknowledged always sees that write.
+//! - **it is younger than [`MAX_SNAPSHOT_AGE`]**, which bounds how late this
+//!   process sees a commit made by another process on the same file (the
+//!   admin CLI, say): at most that much.
+//!
+//! A held snapshot also holds back checkpoints (they cannot copy past it, and
+//! a RESTART waits for it): the checkpoint thread ends the snapshots of idle
+//! readers before each of its rounds ([`Readers::release_idle`]).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::store::db::DbError;
+
+/// How many idle reader connections are kept.
+const MAX_IDLE_READERS: usize = 8;
+
+/// The longest a read snapshot is reused; see the module comment.
+pub(super) const MAX_SNAPSHOT_AGE: Duration = Duration::from_millis(1);
+
+/// Commits made through this process's writer, counted by its WAL hook.
+#[derive(Default)]
+pub(super) struct Commits(AtomicU64);
+
+impl Commits {
+    /// Called by the writer's WAL hook after each commit.
+    pub(super) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+struct Reader {
+    conn: Connection,
+    /// The open read transaction: the commit count before it began, and when.
+    snapshot: Option<(u64, Instant)>,
+}
+
+impl Reader {
+    fn end_snapshot(&mut self) {
+        if self.snapshot.take().is_some() && !self.conn.is_autocommit() {
+            // A read transaction has nothing to lose; if even this fails the
+            // connection is not reused (the next read sees `is_autocommit`
+            // false and drops it).
+            let _ = self.conn.execute_batch("COMMIT");
+        }
+    }
+}
+
+pub(super) struct Readers {
+    idle: Mutex<Vec<Reader>>,
+    /// [`MAX_SNAPSHOT_AGE`], in microseconds (tests lengthen it).
+    max_age_us: AtomicU64,
+}
+
+impl Default for Readers {
+    fn default() -> Self {
+        Readers {
+            idle: Mutex::default(),
+            max_age_us: AtomicU64::new(MAX_SNAPSHOT_AGE.as_micros() as u64),
+        }
+    }
+}
+
+impl Readers {
+    /// Runs `f` on an idle reader (or a new one from `open`), inside a read
+    /// snapshot that is current by the rules of the module comment.
+    pub(super) fn read<T>(
+        &self,
+        commits: &Commits,
+        open: impl Fn() -> Result<Connection, DbError>,
+        f: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let popped = self.idle.lock().expect("reader pool poisoned").pop();
+        let mut reader = match popped {
+            Some(r) => r,
+            None => Reader {
+                conn: open()?,
+                snapshot: None,
+            },
+        };
+        let now = commits.get();
+        if let Some((at_commit, since)) = reader.snapshot {
+            let max_age = Duration::from_micros(self.max_age_us.load(Ordering::Relaxed));
+            if at_commit != now || since.elapsed() >= max_age {
+                reader.end_snapshot();
+            }
+        }
+        if reader.snapshot.is_none() {
+            if !reader.conn.is_autocommit() {
+                // Left inside a transaction by a failure: not reused.
+                reader = Reader {
+                    conn: open()?,
+                    snapshot: None,
+                };
+            }
+            // Deferred: the snapshot is taken by the first read below.
+            reader.conn.execute_batch("BEGIN")?;
+            reader.snapshot = Some((now, Instant::now()));
+        }
+        let out = f(&reader.conn);
+        if out.is_err() {
+            // Whatever went wrong, the next read starts afresh.
+            reader.end_snapshot();
+        }
+        let mut idle = self.idle.lock().expect("reader pool poisoned");
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(reader);
+        }
+        out
+    }
+
+    /// Ends the snapshots of the idle readers, so that a checkpoint can copy
+    /// the whole WAL back and start it over.
+    pub(super) fn release_idle(&self) {
+        let mut idle = self.idle.lock().expect("reader pool poisoned");
+        for r in idle.iter_mut() {
+            r.end_snapshot();
+        }
+    }
+
+    pub(super) fn idle_count(&self) -> usize {
+        self.idle.lock().expect("reader pool poisoned").len()
+    }
+
+    #[cfg(test)]
+    fn set_max_age(&self, age: Duration) {
+        self.max_age_us
+            .store(age.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusqlite::Connection;
+
+    use super::super::checkpoint::checkpoint;
+    use super::super::{execute, query, SqliteDb, Synchronous};
+    use super::MAX_SNAPSHOT_AGE;
+    use crate::store::db::Value;
+
+    async fn open() -> (tempfile::TempDir, std::sync::Arc<SqliteDb>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(&dir.path().join("t.db"), Synchronous::Normal).unwrap();
+        let w = db.begin().await.unwrap();
+        execute(
+            w.conn().unwrap(),
+            "CREATE TABLE t (k TEXT PRIMARY KEY)",
+            &[],
+        )
+        .unwrap();
+        w.commit().await.unwrap();
+        (dir, db)
+    }
+
+    async fn write(db: &SqliteDb, k: &str) {
+        let w = db.begin().await.unwrap();
+        execute(
+            w.conn().unwrap(),
+            "INSERT INTO t (k) VALUES ($1)",
+            &[Value::from(k)],
+        )
+        .unwrap();
+        w.commit().await.unwrap();
+    }
+
+    fn count(db: &SqliteDb) -> i64 {
+        db.read(|c| query(c, "SELECT count(*) FROM t", &[]))
+            .unwrap()[0]
+            .int(0)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_read_after_an_acknowledged_write_sees_it_on_a_reused_reader() {
+        let (dir, db) = open().await;
+        // Snapshots are reused for as long as nothing commits through our
+        // writer: only the commit counter tells a reader to move on.
+        db.readers.set_max_age(Duration::from_secs(3600));
+        for i in 0..100 {
+            assert_eq!(count(&db), i);
+            write(&db, &format!("k{i}")).await;
+            assert_eq!(count(&db), i + 1);
+        }
+        assert_eq!(db.idle_readers(), 1);
+        // The snapshot really is reused: a commit the counter does not see
+        // (another process's) stays invisible to it. (The checkpoint thread
+        // ends idle snapshots every 500 ms; one of a few tries is enough.)
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        let stale = (0..5).any(|i| {
+            let before = count(&db);
+            other
+                .execute("INSERT INTO t (k) VALUES (?1)", [format!("other{i}")])
+                .unwrap();
+            count(&db) == before
+        });
+        assert!(stale, "the reader took a new snapshot for every read");
+    }
+
+    #[tokio::test]
+    async fn another_process_commit_is_seen_once_the_snapshot_is_older_than_the_bound() {
+        let (dir, db) = open().await;
+        assert_eq!(count(&db), 0);
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute("INSERT INTO t (k) VALUES ('x')", []).unwrap();
+        std::thread::sleep(MAX_SNAPSHOT_AGE + Duration::from_millis(1));
+        assert_eq!(count(&db), 1);
+    }
+
+    #[tokio::test]
+    async fn releasing_idle_readers_lets_a_checkpoint_start_the_wal_over() {
+        let (dir, db) = open().await;
+        write(&db, "a").await;
+        // The idle reader now holds a snapshot that reads from the WAL.
+        assert_eq!(count(&db), 1);
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        // Hold the writer, as the checkpoint thread does, so that no batch
+        // gets in the way; only the reader's snapshot can.
+        let state = db.writer.quiet().await;
+        assert!(checkpoint(&other, "TRUNCATE").unwrap().busy);
+        db.readers.release_idle();
+        assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
+        drop(state);
+        assert_eq!(count(&db), 1);
+    }
+}
