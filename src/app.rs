@@ -69,10 +69,6 @@ impl AppState {
 pub fn build_router(state: AppState) -> Router {
     http::router(state.clone())
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            http::idempotency::idempotency,
-        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             http::panic_response,
         ))

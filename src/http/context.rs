@@ -59,7 +59,8 @@ fn new_request_id() -> String {
         .to_string()
 }
 
-/// Request id, rate-limit headers, and one structured log line per request.
+/// Request id, rate-limit headers, and one structured log line per request;
+/// runs the request under the `Idempotency-Key` rules (`idempotency.rs`).
 /// Logs carry the route template, never query strings or headers (tokens).
 pub async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let request_id = req
@@ -79,7 +80,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         rate: RefCell::new(None),
     };
     let (mut resp, rate) = CTX
-        .scope(ctx, async move {
+        .scope(ctx, async {
             // NUL cannot be stored by PostgreSQL (SQLite would): refused in
             // the path and the query for every route, the same on both.
             let nul = |s: &str| s.contains("%00");
@@ -94,7 +95,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
                 crate::http::error::ApiError::param(field, "must not contain NUL (%00)")
                     .into_response()
             } else {
-                next.run(req).await
+                super::idempotency::idempotency(&state, req, next).await
             };
             let rate = CTX.with(|c| c.rate.borrow().map(|(r, _)| r));
             (resp, rate)

@@ -9,7 +9,7 @@
 //! not kept, so a retry runs afresh.
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -50,7 +50,11 @@ fn valid_key(v: &HeaderValue) -> Option<&str> {
     (!s.is_empty() && s.len() <= 255 && s.bytes().all(|b| b.is_ascii_graphic())).then_some(s)
 }
 
-pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Runs `next` under the `Idempotency-Key` rules. Called by the request
+/// context middleware ([`super::context::observe`]) rather than being a
+/// layer of its own: each `from_fn` layer costs every request a boxed
+/// future and a clone of the inner service, for nothing on reads.
+pub async fn idempotency(state: &AppState, req: Request, next: Next) -> Response {
     let writes = matches!(
         *req.method(),
         Method::POST | Method::PATCH | Method::PUT | Method::DELETE
@@ -102,7 +106,7 @@ pub async fn idempotency(State(state): State<AppState>, req: Request, next: Next
             let resp = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
                 .await;
-            keep(&state, &caller, &key, resp).await
+            keep(state, &caller, &key, resp).await
         }
     }
 }
