@@ -11,8 +11,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Code, Problem};
-use super::extract::{report_rate, AppJson, Caller, ClientAddr, IfMatch};
-use super::response::{ListMeta, ListResponse, Versioned};
+use super::extract::{
+    invalid_parameters, report_rate, AppJson, AppQuery, Caller, ClientAddr, IfMatch, PageQuery,
+};
+use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
 use crate::auth;
 use crate::domain::account::{self, TokenKind, User, SERVICE_SCOPES};
@@ -293,28 +295,27 @@ pub async fn update_me(
     Ok(Versioned::ok(user.version, UserResponse::from(&user)))
 }
 
-/// The caller's personal access tokens (never their secrets).
-#[utoipa::path(get, path = "/v1/me/tokens", tag = "accounts",
-    responses((status = 200, body = ListResponse<TokenResponse>), (status = 401, body = Problem)))]
+/// The caller's personal access tokens (never their secrets), newest first.
+/// Session tokens are not listed.
+#[utoipa::path(get, path = "/v1/me/tokens", tag = "accounts", params(PageQuery),
+    responses((status = 200, body = ListResponse<TokenResponse>), (status = 400, body = Problem),
+        (status = 401, body = Problem)))]
 pub async fn list_tokens(
     State(state): State<AppState>,
     caller: Caller,
+    AppQuery(q): AppQuery<PageQuery>,
 ) -> Result<ListResponse<TokenResponse>, ApiError> {
     let user = caller.user()?;
-    let tokens = state.store.list_personal_tokens(&user.id).await?;
-    let n = tokens.len() as i64;
-    Ok(ListResponse {
-        data: tokens
-            .iter()
-            .map(|t| TokenResponse::from_record(t, None))
-            .collect(),
-        meta: ListMeta {
-            limit: n,
-            has_more: false,
-            next_cursor: None,
-            total: None,
-        },
-    })
+    let page = q.page()?;
+    // The store refuses only a cursor of another list: a bad query
+    // parameter, not a bad body.
+    let result = match state.store.list_personal_tokens(&user.id, &page).await {
+        Err(Error::Validation(errors)) => return Err(invalid_parameters(errors)),
+        r => r?,
+    };
+    Ok(ListResponse::from_page(result, |t| {
+        TokenResponse::from_record(&t, None)
+    }))
 }
 
 /// Creates a personal access token; `token` is shown in this answer only.

@@ -468,15 +468,18 @@ impl PageQuery {
             self.offset.as_deref(),
             self.include_total.as_deref(),
         )
-        .map_err(|errors| {
-            let names: Vec<_> = errors.iter().map(|e| e.field.clone()).collect();
-            ApiError::with_errors(
-                Code::InvalidParameter,
-                format!("Invalid parameters: {}.", names.join(", ")),
-                errors,
-            )
-        })
+        .map_err(invalid_parameters)
     }
+}
+
+/// 400 `invalid_parameter` naming every bad query parameter.
+pub fn invalid_parameters(errors: Vec<FieldError>) -> ApiError {
+    let names: Vec<_> = errors.iter().map(|e| e.field.clone()).collect();
+    ApiError::with_errors(
+        Code::InvalidParameter,
+        format!("Invalid parameters: {}.", names.join(", ")),
+        errors,
+    )
 }
 
 /// The rate-limit state to report, re-exported for handlers.

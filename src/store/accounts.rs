@@ -7,6 +7,7 @@ use super::workspaces::{workspace_from_at, WS_COLS};
 use super::Store;
 use crate::domain::account::{TokenKind, User};
 use crate::domain::ids::{TokenId, UserId, WorkspaceId};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::validation::FieldError;
 use crate::domain::workspace::Workspace;
@@ -289,21 +290,62 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// The personal access tokens of a user, newest first.
-    pub async fn list_personal_tokens(&self, user: &UserId) -> Result<Vec<TokenRecord>, Error> {
-        let rows = self
-            .db
-            .fetch_all(
-                &format!(
-                    "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'
-                     ORDER BY t.created_at DESC, t.id DESC"
-                ),
-                params![user],
+    /// The personal access tokens of a user, newest first, one keyset (or
+    /// offset) page. `(created_at, id)` walks `tokens_user_idx`.
+    pub async fn list_personal_tokens(
+        &self,
+        user: &UserId,
+        page: &PageRequest,
+    ) -> Result<Page<TokenRecord>, Error> {
+        let mut params = params![user];
+        let total = if page.include_total {
+            Some(
+                self.db
+                    .fetch_all(
+                        "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND kind = 'personal'",
+                        params.clone(),
+                    )
+                    .await?[0]
+                    .int(0)?,
             )
-            .await?;
-        Ok(rows
+        } else {
+            None
+        };
+        let mut keyset = "";
+        let mut offset = 0;
+        match &page.start {
+            Start::First => {}
+            Start::Offset(n) => offset = *n,
+            Start::After(c) => {
+                // The id's prefix also tells a cursor of another
+                // newest-first list apart.
+                let (CursorKey::Int(at), Some(id)) = (&c.key, TokenId::parse(&c.id)) else {
+                    return Err(Error::field(
+                        "cursor",
+                        "invalid",
+                        "is not a cursor of this list",
+                    ));
+                };
+                params.push((*at).into());
+                params.push(id.as_str().into());
+                keyset = " AND (t.created_at, t.id) < ($2, $3)";
+            }
+        }
+        params.push((page.limit + 1).into());
+        params.push(offset.into());
+        let (l, o) = (params.len() - 1, params.len());
+        let sql = format!(
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'{keyset}
+             ORDER BY t.created_at DESC, t.id DESC LIMIT ${l} OFFSET ${o}"
+        );
+        let rows = self.db.fetch_all(&sql, params).await?;
+        let items = rows
             .into_iter()
             .map(|mut r| token_from(&mut r, 0))
-            .collect::<Result<_, _>>()?)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Page::cut(items, page.limit, total, |last| Cursor {
+            key: CursorKey::Int(last.created_at),
+            id: last.id.to_string(),
+        }))
     }
 }

@@ -335,3 +335,207 @@ async fn admin_tokens_from_the_cli_path_work_like_the_configured_one() {
     .await
     .assert_problem(401, "unauthenticated");
 }
+
+/// Creates `n` personal tokens for `actor`; their `(created_at, id)`.
+async fn personal_tokens(app: &TestApp, actor: &Actor, n: usize) -> Vec<(String, String)> {
+    let mut made = Vec::with_capacity(n);
+    for i in 0..n {
+        let r = app
+            .post(
+                "/v1/me/tokens",
+                &actor.token,
+                json!({"name": format!("t{i}")}),
+            )
+            .await;
+        r.assert(201);
+        made.push((
+            r.body["created_at"].as_str().unwrap().to_owned(),
+            r.body["id"].as_str().unwrap().to_owned(),
+        ));
+    }
+    made
+}
+
+fn ids(r: &TestResponse) -> Vec<String> {
+    r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn token_pages_walk_every_token_once_newest_first() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let bob = app.signup("Bob").await;
+    let bobs = personal_tokens(&app, &bob, 3).await;
+    let mut adas = personal_tokens(&app, &ada, 25).await;
+    // Newest first: created_at desc, then id desc (timestamps sort as text).
+    adas.sort_by(|a, b| b.cmp(a));
+    let expected: Vec<String> = adas.into_iter().map(|(_, id)| id).collect();
+
+    let first = app.get("/v1/me/tokens", &ada.token).await;
+    first.assert(200);
+    assert_eq!(first.body["meta"]["limit"], 10);
+    assert_eq!(first.body["meta"]["has_more"], true);
+    assert!(first.body["meta"].get("total").is_none());
+    assert_eq!(ids(&first), expected[..10]);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            None => "/v1/me/tokens?limit=7".to_owned(),
+            Some(c) => format!("/v1/me/tokens?limit=7&cursor={c}"),
+        };
+        let r = app.get(&path, &ada.token).await;
+        r.assert(200);
+        pages += 1;
+        assert_eq!(r.body["meta"]["limit"], 7);
+        seen.extend(ids(&r));
+        match r.body["meta"]["next_cursor"].as_str() {
+            Some(c) => {
+                assert_eq!(r.body["meta"]["has_more"], true);
+                cursor = Some(c.to_owned());
+            }
+            None => {
+                assert_eq!(r.body["meta"]["has_more"], false);
+                assert!(r.body["meta"]["next_cursor"].is_null());
+                break;
+            }
+        }
+    }
+    assert_eq!(pages, 4, "7 + 7 + 7 + 4");
+    assert_eq!(seen, expected, "each token exactly once, newest first");
+    for (_, bob_token) in &bobs {
+        assert!(!seen.contains(bob_token), "another user's token was listed");
+    }
+
+    // A list that fits one page says so.
+    let all = app.get("/v1/me/tokens?limit=100", &ada.token).await;
+    all.assert(200);
+    assert_eq!(ids(&all), expected);
+    assert_eq!(all.body["meta"]["has_more"], false);
+    assert!(all.body["meta"]["next_cursor"].is_null());
+}
+
+#[tokio::test]
+async fn token_pages_take_offset_and_include_total() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let bob = app.signup("Bob").await;
+    personal_tokens(&app, &bob, 2).await;
+    personal_tokens(&app, &ada, 12).await;
+    let all = ids(&app.get("/v1/me/tokens?limit=100", &ada.token).await);
+    assert_eq!(all.len(), 12);
+
+    let r = app.get("/v1/me/tokens?offset=4&limit=5", &ada.token).await;
+    r.assert(200);
+    assert_eq!(ids(&r), all[4..9]);
+    assert_eq!(r.body["meta"]["has_more"], true);
+    let end = app.get("/v1/me/tokens?offset=10", &ada.token).await;
+    assert_eq!(ids(&end), all[10..]);
+    assert_eq!(end.body["meta"]["has_more"], false);
+    let past = app.get("/v1/me/tokens?offset=50", &ada.token).await;
+    past.assert(200);
+    assert!(ids(&past).is_empty());
+
+    // `total` counts personal tokens only: not session tokens, not Bob's.
+    let r = app
+        .get("/v1/me/tokens?include_total=true&limit=3", &ada.token)
+        .await;
+    r.assert(200);
+    assert_eq!(r.body["meta"]["total"], 12);
+    let cursor = r.body["meta"]["next_cursor"].as_str().unwrap();
+    let next = app
+        .get(
+            &format!("/v1/me/tokens?include_total=true&limit=3&cursor={cursor}"),
+            &ada.token,
+        )
+        .await;
+    assert_eq!(next.body["meta"]["total"], 12);
+    assert_eq!(ids(&next), all[3..6]);
+    let bobs = app
+        .get("/v1/me/tokens?include_total=true", &bob.token)
+        .await;
+    assert_eq!(bobs.body["meta"]["total"], 2);
+    assert_eq!(ids(&bobs).len(), 2);
+
+    // Ada's cursor in Bob's hands still lists only Bob's tokens.
+    let r = app
+        .get(&format!("/v1/me/tokens?cursor={cursor}"), &bob.token)
+        .await;
+    r.assert(200);
+    assert!(ids(&r).iter().all(|id| !all.contains(id)));
+}
+
+#[tokio::test]
+async fn token_page_parameters_are_checked() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    personal_tokens(&app, &ada, 2).await;
+    let cursor = app.get("/v1/me/tokens?limit=1", &ada.token).await.body["meta"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    app.get(&format!("/v1/me/tokens?cursor={cursor}"), &ada.token)
+        .await
+        .assert(200);
+
+    // Cursors of other lists, by date and by name.
+    app.workspace(&ada, "Alpha").await;
+    app.workspace(&ada, "Beta").await;
+    let by_date = app.get("/v1/workspaces?limit=1", &ada.token).await.body["meta"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let by_name = app
+        .get("/v1/workspaces?limit=1&sort=name", &ada.token)
+        .await
+        .body["meta"]["next_cursor"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let both = format!("cursor={cursor}&offset=0");
+    let by_date = format!("cursor={by_date}");
+    let by_name = format!("cursor={by_name}");
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=101", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        (both.as_str(), "cursor"),
+        ("cursor=!!!", "cursor"),
+        ("cursor=aGVsbG8", "cursor"),
+        (by_date.as_str(), "cursor"),
+        (by_name.as_str(), "cursor"),
+        ("include_total=yes", "include_total"),
+    ] {
+        let r = app.get(&format!("/v1/me/tokens?{query}"), &ada.token).await;
+        r.assert_problem(400, "invalid_parameter");
+        assert_eq!(r.fields(), vec![field], "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_token_list_documents_its_page_parameters() {
+    let app = TestApp::spawn().await;
+    let r = app.call("GET", "/openapi.json", None, None).await;
+    r.assert(200);
+    let params = r.body["paths"]["/v1/me/tokens"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let mut names: Vec<_> = params
+        .iter()
+        .map(|p| {
+            assert_eq!(p["in"], "query");
+            p["name"].as_str().unwrap()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["cursor", "include_total", "limit", "offset"]);
+}
