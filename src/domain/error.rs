@@ -16,6 +16,10 @@ pub struct RateInfo {
 pub enum Error {
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// A query parameter the store can only judge with the data at hand (a
+    /// cursor of another list or sort order): 400 `invalid_parameter`.
+    #[error("invalid parameter")]
+    InvalidParameter(Vec<FieldError>),
     #[error("authentication required")]
     Unauthenticated,
     #[error("not found")]
@@ -60,6 +64,10 @@ pub enum Error {
 impl Error {
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn param(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Error::InvalidParameter(vec![FieldError::new(field, code, message)])
     }
 }
 

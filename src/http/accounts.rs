@@ -11,9 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Code, Problem};
-use super::extract::{
-    invalid_parameters, report_rate, AppJson, AppQuery, Caller, ClientAddr, IfMatch, PageQuery,
-};
+use super::extract::{report_rate, AppJson, AppQuery, Caller, ClientAddr, IfMatch, PageQuery};
 use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
 use crate::auth;
@@ -307,12 +305,7 @@ pub async fn list_tokens(
 ) -> Result<ListResponse<TokenResponse>, ApiError> {
     let user = caller.user()?;
     let page = q.page()?;
-    // The store refuses only a cursor of another list: a bad query
-    // parameter, not a bad body.
-    let result = match state.store.list_personal_tokens(&user.id, &page).await {
-        Err(Error::Validation(errors)) => return Err(invalid_parameters(errors)),
-        r => r?,
-    };
+    let result = state.store.list_personal_tokens(&user.id, &page).await?;
     Ok(ListResponse::from_page(result, |t| {
         TokenResponse::from_record(&t, None)
     }))

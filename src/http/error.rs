@@ -124,6 +124,7 @@ impl From<Error> for ApiError {
                 let detail = format!("Invalid fields: {}.", names.join(", "));
                 ApiError::with_errors(Code::ValidationFailed, detail, errors)
             }
+            Error::InvalidParameter(errors) => super::extract::invalid_parameters(errors),
             Error::Unauthenticated => {
                 ApiError::new(Code::Unauthenticated, "A valid bearer token is required.")
             }

@@ -320,7 +320,7 @@ impl Store {
                 // The id's prefix also tells a cursor of another
                 // newest-first list apart.
                 let (CursorKey::Int(at), Some(id)) = (&c.key, TokenId::parse(&c.id)) else {
-                    return Err(Error::field(
+                    return Err(Error::param(
                         "cursor",
                         "invalid",
                         "is not a cursor of this list",

@@ -378,7 +378,7 @@ async fn list_page<T>(
         Start::Offset(n) => offset = *n,
         Start::After(c) => {
             let CursorKey::Int(at) = c.key else {
-                return Err(Error::field(
+                return Err(Error::param(
                     "cursor",
                     "invalid",
                     "is not a cursor of this list",

@@ -51,7 +51,7 @@ pub(crate) async fn page_in_workspace<T>(
                 (CursorKey::Int(v), false) => params.push((*v).into()),
                 (CursorKey::Text(t), true) => params.push(t.as_str().into()),
                 _ => {
-                    return Err(Error::field(
+                    return Err(Error::param(
                         "cursor",
                         "invalid",
                         "the cursor belongs to another sort order",

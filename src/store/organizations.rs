@@ -205,7 +205,7 @@ impl super::Store {
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
                 let CursorKey::Int(at) = c.key else {
-                    return Err(Error::field(
+                    return Err(Error::param(
                         "cursor",
                         "invalid",
                         "is not a cursor of this list",

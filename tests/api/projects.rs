@@ -227,7 +227,7 @@ async fn projects_page_by_cursor_newest_first_and_sort_by_name() {
     let c = first.body["meta"]["next_cursor"].as_str().unwrap();
     app.get(&format!("{}?sort=name&cursor={c}", path(&ws)), &ada.token)
         .await
-        .assert_problem(400, "validation_failed");
+        .assert_problem(400, "invalid_parameter");
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ impl Store {
                     (CursorKey::Int(v), false) => p.bind(*v),
                     (CursorKey::Text(t), true) => p.bind(t.as_str()),
                     _ => {
-                        return Err(Error::field(
+                        return Err(Error::param(
                             "cursor",
                             "invalid",
                             "the cursor belongs to another sort order",
