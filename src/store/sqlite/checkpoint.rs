@@ -208,10 +208,16 @@ pub(super) fn spawn_checkpointer(
                 // Ends the open write batch, if any: a RESTART waits for
                 // it otherwise.
                 let state = writer.blocking_quiet();
-                if let Some(r) = readers.upgrade() {
-                    r.release_idle();
+                let pool = readers.upgrade();
+                if let Some(r) = &pool {
+                    r.hold_snapshots(false);
                 }
-                match checkpoint(&conn, "RESTART") {
+                let outcome = checkpoint(&conn, "RESTART");
+                if let Some(r) = &pool {
+                    r.hold_snapshots(true);
+                }
+                drop(pool);
+                match outcome {
                     Ok(c) if !c.busy => {
                         drop(state);
                         restarted_at = c.log;

@@ -17,10 +17,14 @@
 //!   admin CLI, say): at most that much.
 //!
 //! A held snapshot also holds back checkpoints (they cannot copy past it, and
-//! a RESTART waits for it): the checkpoint thread ends the snapshots of idle
-//! readers before each of its rounds ([`Readers::release_idle`]).
+//! a RESTART waits for it). So a snapshot that a commit made stale while it
+//! was read is ended before the reader goes back to the pool (under a write
+//! load, readers hold nothing between reads, as before); the checkpoint
+//! thread ends the snapshots of idle readers before each of its rounds
+//! ([`Readers::release_idle`]); and while it restarts the WAL, readers keep
+//! no snapshot at all ([`Readers::hold_snapshots`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -70,6 +74,9 @@ pub(super) struct Readers {
     idle: Mutex<Vec<Reader>>,
     /// [`MAX_SNAPSHOT_AGE`], in microseconds (tests lengthen it).
     max_age_us: AtomicU64,
+    /// Readers keep their snapshot between reads (cleared while a
+    /// checkpoint restarts the WAL).
+    hold: AtomicBool,
 }
 
 impl Default for Readers {
@@ -77,6 +84,7 @@ impl Default for Readers {
         Readers {
             idle: Mutex::default(),
             max_age_us: AtomicU64::new(MAX_SNAPSHOT_AGE.as_micros() as u64),
+            hold: AtomicBool::new(true),
         }
     }
 }
@@ -118,15 +126,35 @@ impl Readers {
             reader.snapshot = Some((now, Instant::now()));
         }
         let out = f(&reader.conn);
-        if out.is_err() {
-            // Whatever went wrong, the next read starts afresh.
+        if out.is_err() || commits.get() != now {
+            // Whatever went wrong, the next read starts afresh; and a
+            // snapshot that a commit already made stale is of no use to
+            // the next read, while it would hold back the checkpoints.
             reader.end_snapshot();
         }
         let mut idle = self.idle.lock().expect("reader pool poisoned");
+        // Checked under the pool's lock, which `release_idle` takes after
+        // clearing `hold`: no snapshot slips into the pool past it.
+        if !self.hold.load(Ordering::SeqCst) {
+            reader.end_snapshot();
+        }
         if idle.len() < MAX_IDLE_READERS {
             idle.push(reader);
         }
         out
+    }
+
+    /// While a checkpoint restarts the WAL (it waits for every reader to
+    /// leave the WAL, with our writers queued behind it), readers give
+    /// their snapshot back after each read, as without reuse: a held
+    /// snapshot would make the restart wait its full timeout (250 ms of
+    /// stalled writes, seen in the bench's create, PATCH and add-member
+    /// runs) and then fail.
+    pub(super) fn hold_snapshots(&self, hold: bool) {
+        self.hold.store(hold, Ordering::SeqCst);
+        if !hold {
+            self.release_idle();
+        }
     }
 
     /// Ends the snapshots of the idle readers, so that a checkpoint can copy
@@ -244,5 +272,42 @@ mod tests {
         assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
         drop(state);
         assert_eq!(count(&db), 1);
+    }
+
+    #[tokio::test]
+    async fn while_snapshots_are_not_held_a_read_leaves_none_behind() {
+        let (dir, db) = open().await;
+        write(&db, "a").await;
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        let state = db.writer.quiet().await;
+        db.readers.hold_snapshots(false);
+        // A read during the restart window gives its snapshot back.
+        assert_eq!(count(&db), 1);
+        assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
+        db.readers.hold_snapshots(true);
+        drop(state);
+        assert_eq!(count(&db), 1);
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_made_stale_by_a_commit_is_not_kept_in_the_pool() {
+        let (dir, db) = open().await;
+        db.readers.set_max_age(Duration::from_secs(3600));
+        write(&db, "a").await;
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.busy_timeout(Duration::ZERO).unwrap();
+        // A commit lands while the reader reads: its snapshot is stale.
+        let n = db
+            .read(|c| {
+                let n = query(c, "SELECT count(*) FROM t", &[])?[0].int(0)?;
+                db.wal.commits.bump();
+                Ok(n)
+            })
+            .unwrap();
+        assert_eq!(n, 1);
+        let state = db.writer.quiet().await;
+        assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
+        drop(state);
     }
 }
