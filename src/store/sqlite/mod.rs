@@ -162,13 +162,20 @@ impl SqliteDb {
 /// and turns enforcement on for good. The pragma cannot change inside the
 /// migrations' transactions, hence here.
 fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version = |c: &Connection| c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0));
+    let before = version(conn)?;
     conn.execute_batch("PRAGMA foreign_keys=OFF;")?;
     super::migrations::sqlite_migrations()
         .to_latest(conn)
         .map_err(|e| DbError::Other(format!("sqlite migration failed: {e}")))?;
-    let broken: Option<String> = conn
-        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
-        .optional()?;
+    // The check reads every foreign key of every table: only after a
+    // migration ran, not at every start.
+    let broken: Option<String> = if version(conn)? != before {
+        conn.query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?
+    } else {
+        None
+    };
     if let Some(table) = broken {
         return Err(DbError::Other(format!(
             "sqlite migration left a broken foreign key in table {table}"
