@@ -4,6 +4,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
 use super::validation::FieldError;
+use super::Error;
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 100;
@@ -61,6 +62,38 @@ impl Cursor {
             id: id.to_owned(),
         })
     }
+}
+
+impl Cursor {
+    /// The sort key and id of a cursor of the list being read: one whose
+    /// rows have `id_prefix` ids, sorted by an integer key (`created_at`) or,
+    /// with `text_key`, a text one (`lower(name)`). Any other cursor (of
+    /// another list or another sort order) is 400 `invalid_parameter` on
+    /// `cursor`, never a page of something else.
+    pub fn of_list(&self, id_prefix: &str, text_key: bool) -> Result<(&CursorKey, &str), Error> {
+        let key_fits = matches!(self.key, CursorKey::Text(_)) == text_key;
+        if key_fits && self.id.starts_with(id_prefix) {
+            Ok((&self.key, &self.id))
+        } else {
+            Err(foreign_cursor())
+        }
+    }
+
+    /// [`Cursor::of_list`] for lists sorted by `created_at`.
+    pub fn created_at_of(&self, id_prefix: &str) -> Result<(i64, &str), Error> {
+        match (&self.key, self.id.starts_with(id_prefix)) {
+            (CursorKey::Int(at), true) => Ok((*at, &self.id)),
+            _ => Err(foreign_cursor()),
+        }
+    }
+}
+
+fn foreign_cursor() -> Error {
+    Error::param(
+        "cursor",
+        "invalid",
+        "is not a cursor of this list and sort order",
+    )
 }
 
 impl PageRequest {
@@ -197,6 +230,34 @@ mod tests {
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("!!!"), None);
         assert_eq!(Cursor::decode("aGVsbG8"), None);
+    }
+
+    #[test]
+    fn a_cursor_fits_only_its_own_list_and_sort_order() {
+        let by_date = Cursor {
+            key: CursorKey::Int(7),
+            id: "prj_1".into(),
+        };
+        let by_name = Cursor {
+            key: CursorKey::Text("alpha".into()),
+            id: "prj_1".into(),
+        };
+        assert_eq!(by_date.created_at_of("prj_").unwrap(), (7, "prj_1"));
+        assert_eq!(
+            by_name.of_list("prj_", true).unwrap(),
+            (&CursorKey::Text("alpha".into()), "prj_1")
+        );
+        for refused in [
+            by_date.created_at_of("ws_"),
+            by_name.created_at_of("prj_"),
+            by_date.of_list("prj_", true).map(|_| (0, "")),
+            by_name.of_list("cb_", true).map(|_| (0, "")),
+        ] {
+            let Err(Error::InvalidParameter(fields)) = refused else {
+                panic!("accepted a foreign cursor: {refused:?}");
+            };
+            assert_eq!(fields[0].field, "cursor");
+        }
     }
 
     #[test]

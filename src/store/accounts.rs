@@ -317,17 +317,9 @@ impl Store {
             Start::First => {}
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
-                // The id's prefix also tells a cursor of another
-                // newest-first list apart.
-                let (CursorKey::Int(at), Some(id)) = (&c.key, TokenId::parse(&c.id)) else {
-                    return Err(Error::param(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor of this list",
-                    ));
-                };
-                params.push((*at).into());
-                params.push(id.as_str().into());
+                let (at, id) = c.created_at_of(TokenId::PREFIX)?;
+                params.push(at.into());
+                params.push(id.into());
                 keyset = " AND (t.created_at, t.id) < ($2, $3)";
             }
         }

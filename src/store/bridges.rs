@@ -19,6 +19,7 @@ const COLS: &str =
     "id, kind, name, config, enabled, credentials IS NOT NULL, created_at, updated_at, version";
 const TABLE: Table = Table {
     name: "bridges",
+    id_prefix: BridgeId::PREFIX,
     cols: COLS,
     ncols: NCOLS,
 };

@@ -15,6 +15,7 @@ const COLS: &str =
     "id, name, source_type, path, repository, branch, created_at, updated_at, version";
 const TABLE: Table = Table {
     name: "codebases",
+    id_prefix: CodebaseId::PREFIX,
     cols: COLS,
     ncols: NCOLS,
 };

@@ -377,15 +377,9 @@ async fn list_page<T>(
         Start::First => {}
         Start::Offset(n) => offset = *n,
         Start::After(c) => {
-            let CursorKey::Int(at) = c.key else {
-                return Err(Error::param(
-                    "cursor",
-                    "invalid",
-                    "is not a cursor of this list",
-                ));
-            };
+            let (at, id) = c.created_at_of(InvitationId::PREFIX)?;
             params.push(at.into());
-            params.push(c.id.clone().into());
+            params.push(id.into());
             keyset = format!(
                 " AND (i.created_at, i.id) < (${}, ${})",
                 params.len() - 1,

@@ -9,10 +9,11 @@ use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
 use crate::domain::Error;
 use crate::params;
 
-/// A table of workspace rows: its name, the columns to read (the first must
-/// be `id`), and how many there are.
+/// A table of workspace rows: its name, its ids' prefix, the columns to read
+/// (the first must be `id`), and how many there are.
 pub(crate) struct Table {
     pub name: &'static str,
+    pub id_prefix: &'static str,
     pub cols: &'static str,
     pub ncols: usize,
 }
@@ -28,6 +29,7 @@ pub(crate) async fn page_in_workspace<T>(
 ) -> Result<Page<T>, Error> {
     let Table {
         name: table,
+        id_prefix,
         cols,
         ncols,
     } = *table;
@@ -47,18 +49,12 @@ pub(crate) async fn page_in_workspace<T>(
         Start::First => {}
         Start::Offset(n) => offset = *n,
         Start::After(c) => {
-            match (&c.key, by_name) {
-                (CursorKey::Int(v), false) => params.push((*v).into()),
-                (CursorKey::Text(t), true) => params.push(t.as_str().into()),
-                _ => {
-                    return Err(Error::param(
-                        "cursor",
-                        "invalid",
-                        "the cursor belongs to another sort order",
-                    ))
-                }
-            }
-            params.push(c.id.as_str().into());
+            let (at, id) = c.of_list(id_prefix, by_name)?;
+            params.push(match at {
+                CursorKey::Int(v) => (*v).into(),
+                CursorKey::Text(t) => t.as_str().into(),
+            });
+            params.push(id.into());
             keyset = format!(" AND ({key}, id) {cmp} ($2, $3)");
         }
     }

@@ -288,15 +288,9 @@ impl Store {
             Start::First => {}
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
-                let CursorKey::Int(at) = c.key else {
-                    return Err(Error::param(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor of this list",
-                    ));
-                };
+                let (at, id) = c.created_at_of(MembershipId::PREFIX)?;
                 params.push(at.into());
-                params.push(c.id.clone().into());
+                params.push(id.into());
                 let (a, b) = (params.len() - 1, params.len());
                 conds.push_str(&format!(" AND (m.created_at, m.id) < (${a}, ${b})"));
             }

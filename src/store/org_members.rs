@@ -108,15 +108,9 @@ impl Store {
             Start::First => {}
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
-                let CursorKey::Int(at) = c.key else {
-                    return Err(Error::param(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor of this list",
-                    ));
-                };
+                let (at, id) = c.created_at_of(UserId::PREFIX)?;
                 params.push(at.into());
-                params.push(c.id.clone().into());
+                params.push(id.into());
                 keyset = " AND (om.created_at, om.user_id) < ($2, $3)";
             }
         }

@@ -204,15 +204,9 @@ impl super::Store {
             Start::First => {}
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
-                let CursorKey::Int(at) = c.key else {
-                    return Err(Error::param(
-                        "cursor",
-                        "invalid",
-                        "is not a cursor of this list",
-                    ));
-                };
+                let (at, id) = c.created_at_of(OrganizationId::PREFIX)?;
                 params.push(at.into());
-                params.push(c.id.clone().into());
+                params.push(id.into());
                 keyset = " AND (o.created_at, o.id) < ($2, $3)".into();
             }
         }

@@ -15,6 +15,7 @@ use crate::params;
 const COLS: &str = "id, name, slug, description, status, created_at, updated_at, version";
 const TABLE: Table = Table {
     name: "projects",
+    id_prefix: ProjectId::PREFIX,
     cols: COLS,
     ncols: NCOLS,
 };

@@ -5,6 +5,7 @@ use axum::http::Request;
 use serde_json::json;
 
 use crate::helpers::*;
+use workspaced::domain::roles::Role;
 
 fn raw_post(path: &str, token: &str, content_type: &str, body: impl Into<Body>) -> Request<Body> {
     Request::builder()
@@ -351,4 +352,163 @@ async fn problems_carry_status_title_detail_and_request_id() {
         assert!(r.body.get(key).is_some(), "{key} missing from {}", r.text);
     }
     assert_eq!(r.body["status"], 401);
+}
+
+/// Every list hands out cursors that only it takes back: a cursor of
+/// another list, or of another sort order of the same list, is 400
+/// `invalid_parameter` on `cursor` (docs/errors.md), never a page of
+/// something else.
+#[tokio::test]
+async fn a_cursor_is_taken_only_by_the_list_and_sort_order_that_made_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let guest = app.signup("Guest").await;
+    let ws = app.workspace(&ada, "Alpha").await;
+    app.workspace(&ada, "Beta").await;
+    let w = ws["id"].as_str().unwrap().to_owned();
+    app.member_of(&ws, Role::Member).await;
+    let org = app
+        .post("/v1/organizations", &ada.token, json!({"name": "Org one"}))
+        .await;
+    org.assert(201);
+    app.post("/v1/organizations", &ada.token, json!({"name": "Org two"}))
+        .await
+        .assert(201);
+    let o = org.body["id"].as_str().unwrap().to_owned();
+    let bob = app.signup("Bob").await;
+    app.post(
+        &format!("/v1/organizations/{o}/members"),
+        &ada.token,
+        json!({"user_id": bob.id, "role": "member"}),
+    )
+    .await
+    .assert(201);
+    let other = app.workspace(&ada, "Gamma").await;
+    for n in ["one", "two"] {
+        let made = [
+            app.post(
+                &format!("/v1/workspaces/{w}/projects"),
+                &ada.token,
+                json!({ "name": n }),
+            )
+            .await,
+            app.post(
+                &format!("/v1/workspaces/{w}/codebases"),
+                &ada.token,
+                json!({"name": n, "source_type": "local", "path": format!("/src/{n}")}),
+            )
+            .await,
+            app.post(
+                &format!("/v1/workspaces/{w}/bridges"),
+                &ada.token,
+                json!({"kind": "webhook", "name": n}),
+            )
+            .await,
+            app.post("/v1/me/tokens", &ada.token, json!({ "name": n }))
+                .await,
+        ];
+        for r in made {
+            r.assert(201);
+        }
+    }
+    for (target, who) in [(&ws, &guest), (&ws, &bob), (&other, &guest)] {
+        app.post(
+            &format!(
+                "/v1/workspaces/{}/invitations",
+                target["id"].as_str().unwrap()
+            ),
+            &ada.token,
+            json!({"email": who.email}),
+        )
+        .await
+        .assert(201);
+    }
+
+    // (list, who reads it, what its cursor points into); every list has a
+    // second page at limit=1. The two invitation lists walk the same rows
+    // in the same order, so their cursors are one kind.
+    let lists = [
+        (
+            "/v1/workspaces?limit=1".to_owned(),
+            &ada.token,
+            "ws by date",
+        ),
+        (
+            "/v1/workspaces?limit=1&sort=name".to_owned(),
+            &ada.token,
+            "ws by name",
+        ),
+        (
+            format!("/v1/workspaces/{w}/members?limit=1"),
+            &ada.token,
+            "member",
+        ),
+        (
+            format!("/v1/workspaces/{w}/projects?limit=1"),
+            &ada.token,
+            "project by date",
+        ),
+        (
+            format!("/v1/workspaces/{w}/projects?limit=1&sort=name"),
+            &ada.token,
+            "project by name",
+        ),
+        (
+            format!("/v1/workspaces/{w}/codebases?limit=1"),
+            &ada.token,
+            "codebase",
+        ),
+        (
+            format!("/v1/workspaces/{w}/bridges?limit=1"),
+            &ada.token,
+            "bridge",
+        ),
+        (
+            format!("/v1/workspaces/{w}/invitations?limit=1"),
+            &ada.token,
+            "invitation",
+        ),
+        (
+            "/v1/me/invitations?limit=1".to_owned(),
+            &guest.token,
+            "invitation",
+        ),
+        (
+            "/v1/organizations?limit=1".to_owned(),
+            &ada.token,
+            "organization",
+        ),
+        (
+            format!("/v1/organizations/{o}/members?limit=1"),
+            &ada.token,
+            "org member",
+        ),
+        ("/v1/me/tokens?limit=1".to_owned(), &ada.token, "token"),
+    ];
+    let mut cursors = Vec::new();
+    for (list, token, _) in &lists {
+        let r = app.get(list, token).await;
+        r.assert(200);
+        let cursor = r.body["meta"]["next_cursor"].as_str();
+        cursors.push(
+            cursor
+                .unwrap_or_else(|| panic!("{list}: no second page"))
+                .to_owned(),
+        );
+    }
+    for (list, token, kind) in &lists {
+        for (cursor, (from, _, cursor_kind)) in cursors.iter().zip(&lists) {
+            let r = app.get(&format!("{list}&cursor={cursor}"), token).await;
+            if kind == cursor_kind {
+                r.assert(200);
+            } else {
+                r.assert_problem(400, "invalid_parameter");
+                assert_eq!(
+                    r.fields(),
+                    vec!["cursor"],
+                    "{list} with the cursor of {from}"
+                );
+            }
+        }
+    }
 }

@@ -100,18 +100,12 @@ impl Store {
             Start::First => {}
             Start::Offset(n) => offset = *n,
             Start::After(c) => {
-                let key = match (&c.key, by_name) {
-                    (CursorKey::Int(v), false) => p.bind(*v),
-                    (CursorKey::Text(t), true) => p.bind(t.as_str()),
-                    _ => {
-                        return Err(Error::param(
-                            "cursor",
-                            "invalid",
-                            "the cursor belongs to another sort order",
-                        ))
-                    }
+                let (at, id) = c.of_list(WorkspaceId::PREFIX, by_name)?;
+                let key = match at {
+                    CursorKey::Int(v) => p.bind(*v),
+                    CursorKey::Text(t) => p.bind(t.as_str()),
                 };
-                let cid = p.bind(c.id.as_str());
+                let cid = p.bind(id);
                 keyset1 = format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})");
                 keyset2 = format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})");
             }
