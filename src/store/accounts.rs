@@ -3,11 +3,12 @@
 use std::sync::LazyLock;
 
 use super::db::{DbError, Row};
+use super::lists::{page_newest_first, NewestFirst};
 use super::workspaces::{workspace_from_at, WS_COLS};
 use super::Store;
 use crate::domain::account::{TokenKind, User};
 use crate::domain::ids::{TokenId, UserId, WorkspaceId};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::validation::FieldError;
 use crate::domain::workspace::Workspace;
@@ -297,47 +298,21 @@ impl Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<TokenRecord>, Error> {
-        let mut params = params![user];
-        let total = if page.include_total {
-            Some(
-                self.db
-                    .fetch_all(
-                        "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND kind = 'personal'",
-                        params.clone(),
-                    )
-                    .await?[0]
-                    .int(0)?,
-            )
-        } else {
-            None
-        };
-        let mut keyset = "";
-        let mut offset = 0;
-        match &page.start {
-            Start::First => {}
-            Start::Offset(n) => offset = *n,
-            Start::After(c) => {
-                let (at, id) = c.created_at_of(TokenId::PREFIX)?;
-                params.push(at.into());
-                params.push(id.into());
-                keyset = " AND (t.created_at, t.id) < ($2, $3)";
-            }
-        }
-        params.push((page.limit + 1).into());
-        params.push(offset.into());
-        let (l, o) = (params.len() - 1, params.len());
-        let sql = format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'{keyset}
-             ORDER BY t.created_at DESC, t.id DESC LIMIT ${l} OFFSET ${o}"
+        let select = format!(
+            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'"
         );
-        let rows = self.db.fetch_all(&sql, params).await?;
-        let items = rows
-            .into_iter()
-            .map(|mut r| token_from(&mut r, 0))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::cut(items, page.limit, total, |last| Cursor {
+        let list = NewestFirst {
+            select: &select,
+            count: "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND kind = 'personal'",
+            created_at: "t.created_at",
+            id: "t.id",
+            id_prefix: TokenId::PREFIX,
+        };
+        let decode = |mut r: Row| token_from(&mut r, 0);
+        page_newest_first(&self.db, &list, user.into(), page, decode, |last| Cursor {
             key: CursorKey::Int(last.created_at),
             id: last.id.to_string(),
-        }))
+        })
+        .await
     }
 }

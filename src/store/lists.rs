@@ -1,8 +1,10 @@
-//! Keyset pages over the rows of one workspace (projects, codebases,
-//! bridges): `(sort key, id)` walks the `(workspace_id, created_at, id)`
-//! index, so a page costs the same at any depth.
+//! Keyset pages: over the rows of one workspace (projects, codebases,
+//! bridges), where `(sort key, id)` walks the `(workspace_id, created_at,
+//! id)` index, and newest first over the rows one owner selects
+//! (organizations and personal tokens of a user, members of an
+//! organization). Either way a page costs the same at any depth.
 
-use super::db::{Backend, Db, DbError, Row};
+use super::db::{Backend, Db, DbError, Row, Value};
 use super::workspaces::Sort;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
@@ -102,4 +104,64 @@ pub(crate) async fn page_in_workspace<T>(
         total,
         limit: page.limit,
     })
+}
+
+/// A newest-first list of the rows that `$1` (their owner) selects.
+pub(crate) struct NewestFirst<'a> {
+    /// `SELECT ... FROM ... WHERE <condition on $1>`.
+    pub select: &'a str,
+    /// `SELECT COUNT(*)` of the same rows, for `include_total`.
+    pub count: &'a str,
+    /// The keyset columns: the creation time, then the id.
+    pub created_at: &'a str,
+    pub id: &'a str,
+    /// The prefix of the ids in this list's cursors.
+    pub id_prefix: &'a str,
+}
+
+/// One page of `list`: `(created_at, id)` descending, so the owner's index
+/// on `(owner, created_at, id)` serves it.
+pub(crate) async fn page_newest_first<T, E>(
+    db: &Db,
+    list: &NewestFirst<'_>,
+    owner: Value,
+    page: &PageRequest,
+    decode: impl FnMut(Row) -> Result<T, E>,
+    cursor: impl Fn(&T) -> Cursor,
+) -> Result<Page<T>, Error>
+where
+    Error: From<E>,
+{
+    let mut params = vec![owner];
+    let total = if page.include_total {
+        Some(db.fetch_all(list.count, params.clone()).await?[0].int(0)?)
+    } else {
+        None
+    };
+    let NewestFirst { created_at, id, .. } = list;
+    let mut keyset = String::new();
+    let mut offset = 0;
+    match &page.start {
+        Start::First => {}
+        Start::Offset(n) => offset = *n,
+        Start::After(c) => {
+            let (at, after) = c.created_at_of(list.id_prefix)?;
+            params.push(at.into());
+            params.push(after.into());
+            keyset = format!(" AND ({created_at}, {id}) < ($2, $3)");
+        }
+    }
+    params.push((page.limit + 1).into());
+    params.push(offset.into());
+    let (l, o) = (params.len() - 1, params.len());
+    let sql = format!(
+        "{}{keyset} ORDER BY {created_at} DESC, {id} DESC LIMIT ${l} OFFSET ${o}",
+        list.select
+    );
+    let rows = db.fetch_all(&sql, params).await?;
+    let items = rows
+        .into_iter()
+        .map(decode)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Page::cut(items, page.limit, total, cursor))
 }

@@ -3,10 +3,11 @@
 //! last-owner rule under that lock.
 
 use super::db::{Row, Tx};
+use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
 use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::members::{check_change, check_leave, Actor, Change};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
@@ -88,46 +89,29 @@ impl Store {
         org: &OrganizationId,
         page: &PageRequest,
     ) -> Result<Page<OrgMember>, Error> {
-        let mut params = params![org];
-        let total = if page.include_total {
-            Some(
-                self.db
-                    .fetch_all(
-                        "SELECT COUNT(*) FROM org_members WHERE organization_id = $1",
-                        params.clone(),
-                    )
-                    .await?[0]
-                    .int(0)?,
-            )
-        } else {
-            None
-        };
-        let mut keyset = "";
-        let mut offset = 0;
-        match &page.start {
-            Start::First => {}
-            Start::Offset(n) => offset = *n,
-            Start::After(c) => {
-                let (at, id) = c.created_at_of(UserId::PREFIX)?;
-                params.push(at.into());
-                params.push(id.into());
-                keyset = " AND (om.created_at, om.user_id) < ($2, $3)";
-            }
-        }
-        params.push((page.limit + 1).into());
-        params.push(offset.into());
-        let (l, o) = (params.len() - 1, params.len());
-        let sql = format!(
+        let select = format!(
             "SELECT {COLS} FROM org_members om JOIN users u ON u.id = om.user_id
-             WHERE om.organization_id = $1{keyset}
-             ORDER BY om.created_at DESC, om.user_id DESC LIMIT ${l} OFFSET ${o}"
+             WHERE om.organization_id = $1"
         );
-        let rows = self.db.fetch_all(&sql, params).await?;
-        let items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::cut(items, page.limit, total, |last| Cursor {
-            key: CursorKey::Int(last.joined_at),
-            id: last.user_id.to_string(),
-        }))
+        let list = NewestFirst {
+            select: &select,
+            count: "SELECT COUNT(*) FROM org_members WHERE organization_id = $1",
+            created_at: "om.created_at",
+            id: "om.user_id",
+            id_prefix: UserId::PREFIX,
+        };
+        page_newest_first(
+            &self.db,
+            &list,
+            org.into(),
+            page,
+            |r| from_row(&r),
+            |last| Cursor {
+                key: CursorKey::Int(last.joined_at),
+                id: last.user_id.to_string(),
+            },
+        )
+        .await
     }
 
     /// Adds an existing user (org admins add non-owners; owners add owners).

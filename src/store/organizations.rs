@@ -2,10 +2,11 @@
 //! by id or slug with the caller's role, list, rename, delete when empty.
 
 use super::db::{Row, Tx};
+use super::lists::{page_newest_first, NewestFirst};
 use super::ratelimit::{add_in_tx, window_start};
 use super::workspaces::CountedLimit;
 use crate::domain::ids::{OrganizationId, UserId};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
 use crate::domain::roles::OrgRole;
 use crate::domain::slug;
 use crate::domain::time::{now_ms, Millis};
@@ -184,45 +185,29 @@ impl super::Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<Organization>, Error> {
-        let mut params = params![user];
-        let total = if page.include_total {
-            Some(
-                self.db
-                    .fetch_all(
-                        "SELECT COUNT(*) FROM org_members WHERE user_id = $1",
-                        params.clone(),
-                    )
-                    .await?[0]
-                    .int(0)?,
-            )
-        } else {
-            None
-        };
-        let mut keyset = String::new();
-        let mut offset = 0;
-        match &page.start {
-            Start::First => {}
-            Start::Offset(n) => offset = *n,
-            Start::After(c) => {
-                let (at, id) = c.created_at_of(OrganizationId::PREFIX)?;
-                params.push(at.into());
-                params.push(id.into());
-                keyset = " AND (o.created_at, o.id) < ($2, $3)".into();
-            }
-        }
-        params.push((page.limit + 1).into());
-        params.push(offset.into());
-        let (l, o) = (params.len() - 1, params.len());
-        let sql = format!(
+        let select = format!(
             "SELECT {ORG_COLS} FROM org_members om JOIN organizations o ON o.id = om.organization_id
-             WHERE om.user_id = $1{keyset} ORDER BY o.created_at DESC, o.id DESC LIMIT ${l} OFFSET ${o}"
+             WHERE om.user_id = $1"
         );
-        let rows = self.db.fetch_all(&sql, params).await?;
-        let items = rows.iter().map(org_from).collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::cut(items, page.limit, total, |last| Cursor {
-            key: CursorKey::Int(last.created_at),
-            id: last.id.to_string(),
-        }))
+        let list = NewestFirst {
+            select: &select,
+            count: "SELECT COUNT(*) FROM org_members WHERE user_id = $1",
+            created_at: "o.created_at",
+            id: "o.id",
+            id_prefix: OrganizationId::PREFIX,
+        };
+        page_newest_first(
+            &self.db,
+            &list,
+            user.into(),
+            page,
+            |r| org_from(&r),
+            |last| Cursor {
+                key: CursorKey::Int(last.created_at),
+                id: last.id.to_string(),
+            },
+        )
+        .await
     }
 
     /// Renames (or re-slugs) an organization.
