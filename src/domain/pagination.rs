@@ -97,6 +97,16 @@ fn foreign_cursor() -> Error {
 }
 
 impl PageRequest {
+    /// Where the page starts: after this cursor (a keyset page), or after
+    /// skipping this many rows (0 for a first page and for a cursor).
+    pub fn position(&self) -> (Option<&Cursor>, i64) {
+        match &self.start {
+            Start::First => (None, 0),
+            Start::Offset(n) => (None, *n),
+            Start::After(c) => (Some(c), 0),
+        }
+    }
+
     /// Validates the raw query values of a list route.
     pub fn parse(
         limit: Option<&str>,
@@ -186,32 +196,6 @@ pub struct Page<T> {
     pub limit: i64,
 }
 
-impl<T> Page<T> {
-    /// A page from rows fetched with `limit + 1`: the extra row only says
-    /// that there is more; the cursor points after the last row kept.
-    pub fn cut(
-        mut items: Vec<T>,
-        limit: i64,
-        total: Option<i64>,
-        cursor: impl Fn(&T) -> Cursor,
-    ) -> Page<T> {
-        let has_more = items.len() as i64 > limit;
-        items.truncate(limit as usize);
-        let next_cursor = if has_more {
-            items.last().map(|last| cursor(last).encode())
-        } else {
-            None
-        };
-        Page {
-            items,
-            has_more,
-            next_cursor,
-            total,
-            limit,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,24 +242,6 @@ mod tests {
             };
             assert_eq!(fields[0].field, "cursor");
         }
-    }
-
-    #[test]
-    fn pages_cut_the_extra_row_and_point_after_the_last_kept() {
-        let cursor = |v: &i64| Cursor {
-            key: CursorKey::Int(*v),
-            id: format!("x_{v}"),
-        };
-        let page = Page::cut(vec![5, 4, 3], 2, None, cursor);
-        assert_eq!(page.items, vec![5, 4]);
-        assert!(page.has_more);
-        assert_eq!(
-            Cursor::decode(page.next_cursor.as_deref().unwrap()),
-            Some(cursor(&4))
-        );
-        let last = Page::cut(vec![2, 1], 2, Some(7), cursor);
-        assert!(!last.has_more && last.next_cursor.is_none());
-        assert_eq!(last.total, Some(7));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use super::workspaces::{workspace_from_at, WS_COLS};
 use super::Store;
 use crate::domain::account::{TokenKind, User};
 use crate::domain::ids::{TokenId, UserId, WorkspaceId};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
+use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::validation::FieldError;
 use crate::domain::workspace::Workspace;
@@ -298,20 +298,15 @@ impl Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<TokenRecord>, Error> {
-        let select = format!(
-            "SELECT {TOKEN_COLS} FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'"
-        );
         let list = NewestFirst {
-            select: &select,
-            count: "SELECT COUNT(*) FROM tokens WHERE user_id = $1 AND kind = 'personal'",
+            cols: TOKEN_COLS,
+            from: "FROM tokens t WHERE t.user_id = $1 AND t.kind = 'personal'",
             created_at: "t.created_at",
             id: "t.id",
             id_prefix: TokenId::PREFIX,
         };
-        let decode = |mut r: Row| token_from(&mut r, 0);
-        page_newest_first(&self.db, &list, user.into(), page, decode, |last| Cursor {
-            key: CursorKey::Int(last.created_at),
-            id: last.id.to_string(),
+        page_newest_first(&self.db, &list, params![user], page, |mut r| {
+            token_from(&mut r, 0)
         })
         .await
     }

@@ -21,9 +21,7 @@ const TABLE: Table = Table {
     name: "bridges",
     id_prefix: BridgeId::PREFIX,
     cols: COLS,
-    ncols: NCOLS,
 };
-const NCOLS: usize = 9;
 
 fn bridge_from(r: &Row) -> Result<Bridge, DbError> {
     Ok(Bridge {
@@ -113,7 +111,7 @@ impl Store {
         sort: Sort,
         page: &PageRequest,
     ) -> Result<Page<Bridge>, Error> {
-        page_in_workspace(&self.db, &TABLE, ws, sort, page, bridge_from).await
+        page_in_workspace(&self.db, &TABLE, ws, sort, page, |r| bridge_from(&r)).await
     }
 
     pub async fn update_bridge(

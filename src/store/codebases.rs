@@ -17,9 +17,7 @@ const TABLE: Table = Table {
     name: "codebases",
     id_prefix: CodebaseId::PREFIX,
     cols: COLS,
-    ncols: NCOLS,
 };
-const NCOLS: usize = 9;
 
 fn codebase_from(r: &Row) -> Result<Codebase, DbError> {
     Ok(Codebase {
@@ -115,7 +113,7 @@ impl Store {
         sort: Sort,
         page: &PageRequest,
     ) -> Result<Page<Codebase>, Error> {
-        page_in_workspace(&self.db, &TABLE, ws, sort, page, codebase_from).await
+        page_in_workspace(&self.db, &TABLE, ws, sort, page, |r| codebase_from(&r)).await
     }
 
     /// Applies `change` to the current fields under the row lock; `change`

@@ -4,12 +4,13 @@
 //! row, so two accepts at once make one membership.
 
 use super::db::{Row, Tx};
+use super::lists::{page_newest_first, NewestFirst};
 use super::members::{actor_role, insert_membership, lock_workspace, member_in_tx};
 use super::Store;
 use crate::domain::ids::{InvitationId, UserId, WorkspaceId};
 use crate::domain::invitations::{unusable, Invitation, Status};
 use crate::domain::members::{check_grant, Actor, Member};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::roles::Role;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
@@ -17,6 +18,15 @@ use crate::params;
 
 const INV_COLS: &str =
     "i.id, i.workspace_id, i.email, i.role, i.status, i.invited_by, i.created_at, i.expires_at, i.responded_at";
+
+/// The newest-first list of invitations (`from` is set per list).
+const INVITATIONS: NewestFirst<'static> = NewestFirst {
+    cols: INV_COLS,
+    from: "",
+    created_at: "i.created_at",
+    id: "i.id",
+    id_prefix: InvitationId::PREFIX,
+};
 
 fn invitation_from(r: &Row, now: Millis) -> Result<Invitation, Error> {
     let expires_at = r.int(7)?;
@@ -157,14 +167,11 @@ impl Store {
                 s => s.as_str().into(),
             });
         }
-        list_page(
-            &self.db,
-            &format!("FROM invitations i WHERE {conds}"),
-            &mut params,
-            page,
-            |r| invitation_from(r, now),
-        )
-        .await
+        let list = NewestFirst {
+            from: &format!("FROM invitations i WHERE {conds}"),
+            ..INVITATIONS
+        };
+        page_newest_first(&self.db, &list, params, page, |r| invitation_from(&r, now)).await
     }
 
     /// Pending, unexpired invitations to `email` in live workspaces.
@@ -174,22 +181,21 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<MyInvitation>, Error> {
         let now = now_ms();
-        let mut params = params![email.to_lowercase(), now];
-        list_page(
-            &self.db,
-            "FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
-             WHERE i.email_lower = $1 AND i.status = 'pending' AND i.expires_at > $2
-               AND w.status <> 'deleted'",
-            &mut params,
-            page,
-            |r| {
-                Ok(MyInvitation {
-                    invitation: invitation_from(r, now)?,
-                    workspace_name: r.text(9)?,
-                    workspace_slug: r.text(10)?,
-                })
-            },
-        )
+        let list = NewestFirst {
+            cols: &format!("{INV_COLS}, w.name, w.slug"),
+            from: "FROM invitations i JOIN workspaces w ON w.id = i.workspace_id
+                   WHERE i.email_lower = $1 AND i.status = 'pending' AND i.expires_at > $2
+                     AND w.status <> 'deleted'",
+            ..INVITATIONS
+        };
+        let params = params![email.to_lowercase(), now];
+        page_newest_first(&self.db, &list, params, page, |r| {
+            Ok::<_, Error>(MyInvitation {
+                invitation: invitation_from(&r, now)?,
+                workspace_name: r.text(9)?,
+                workspace_slug: r.text(10)?,
+            })
+        })
         .await
     }
 
@@ -355,68 +361,4 @@ async fn usable(tx: &mut Tx, hash: &str, email: &str, now: Millis) -> Result<Inv
         ));
     }
     Ok(inv)
-}
-
-/// One newest-first keyset page of `from` (which binds `params`).
-async fn list_page<T>(
-    db: &super::db::Db,
-    from: &str,
-    params: &mut Vec<super::db::Value>,
-    page: &PageRequest,
-    decode: impl Fn(&Row) -> Result<T, Error>,
-) -> Result<Page<T>, Error> {
-    let total = if page.include_total {
-        let sql = format!("SELECT COUNT(*) {from}");
-        Some(db.fetch_all(&sql, params.clone()).await?[0].int(0)?)
-    } else {
-        None
-    };
-    let mut keyset = String::new();
-    let mut offset = 0;
-    match &page.start {
-        Start::First => {}
-        Start::Offset(n) => offset = *n,
-        Start::After(c) => {
-            let (at, id) = c.created_at_of(InvitationId::PREFIX)?;
-            params.push(at.into());
-            params.push(id.into());
-            keyset = format!(
-                " AND (i.created_at, i.id) < (${}, ${})",
-                params.len() - 1,
-                params.len()
-            );
-        }
-    }
-    params.push((page.limit + 1).into());
-    params.push(offset.into());
-    let sql = format!(
-        "SELECT {INV_COLS}, {extra} {from}{keyset} ORDER BY i.created_at DESC, i.id DESC LIMIT ${} OFFSET ${}",
-        params.len() - 1,
-        params.len(),
-        extra = if from.contains("JOIN workspaces w") {
-            "w.name, w.slug"
-        } else {
-            "NULL, NULL"
-        }
-    );
-    let rows = db.fetch_all(&sql, params.clone()).await?;
-    let has_more = rows.len() as i64 > page.limit;
-    let rows = &rows[..rows.len().min(page.limit as usize)];
-    let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => Some(
-            Cursor {
-                key: CursorKey::Int(last.int(6)?),
-                id: last.text(0)?,
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
-    Ok(Page {
-        items: rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?,
-        has_more,
-        next_cursor,
-        total,
-        limit: page.limit,
-    })
 }

@@ -1,39 +1,45 @@
-//! Keyset pages: over the rows of one workspace (projects, codebases,
-//! bridges), where `(sort key, id)` walks the `(workspace_id, created_at,
-//! id)` index, and newest first over the rows one owner selects
-//! (organizations and personal tokens of a user, members of an
-//! organization). Either way a page costs the same at any depth.
+//! Keyset pages. Two shapes: the rows of one workspace in one of four sort
+//! orders (projects, codebases, bridges: `(sort key, id)` walks the
+//! `(workspace_id, created_at, id)` index), and newest-first lists of what
+//! one `FROM ... WHERE` selects (members, invitations, organizations,
+//! organization members, tokens: `(created_at, id)` descending walks the
+//! owner's index). Either way a page costs the same at any depth.
+//!
+//! Every keyset query here (and the workspaces list's) reads the id first
+//! and the sort key last, so one step ([`cut`]) makes the page and its
+//! cursor from the rows.
 
 use super::db::{Backend, Db, DbError, Row, Value};
 use super::workspaces::Sort;
 use crate::domain::ids::WorkspaceId;
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
 use crate::domain::Error;
 use crate::params;
 
-/// A table of workspace rows: its name, its ids' prefix, the columns to read
-/// (the first must be `id`), and how many there are.
+/// A table of workspace rows: its name, its ids' prefix and the columns to
+/// read (the first must be `id`).
 pub(crate) struct Table {
     pub name: &'static str,
     pub id_prefix: &'static str,
     pub cols: &'static str,
-    pub ncols: usize,
 }
 
 /// One page of `table`'s rows of `workspace`.
-pub(crate) async fn page_in_workspace<T>(
+pub(crate) async fn page_in_workspace<T, E>(
     db: &Db,
     table: &Table,
     workspace: &WorkspaceId,
     sort: Sort,
     page: &PageRequest,
-    decode: impl Fn(&Row) -> Result<T, DbError>,
-) -> Result<Page<T>, Error> {
+    decode: impl FnMut(Row) -> Result<T, E>,
+) -> Result<Page<T>, Error>
+where
+    Error: From<E>,
+{
     let Table {
         name: table,
         id_prefix,
         cols,
-        ncols,
     } = *table;
     let by_name = matches!(sort, Sort::NameAsc | Sort::NameDesc);
     let desc = matches!(sort, Sort::CreatedDesc | Sort::NameDesc);
@@ -45,20 +51,16 @@ pub(crate) async fn page_in_workspace<T>(
     };
     let (dir, cmp) = if desc { ("DESC", "<") } else { ("ASC", ">") };
     let mut params = params![workspace];
+    let (after, offset) = page.position();
     let mut keyset = String::new();
-    let mut offset = 0;
-    match &page.start {
-        Start::First => {}
-        Start::Offset(n) => offset = *n,
-        Start::After(c) => {
-            let (at, id) = c.of_list(id_prefix, by_name)?;
-            params.push(match at {
-                CursorKey::Int(v) => (*v).into(),
-                CursorKey::Text(t) => t.as_str().into(),
-            });
-            params.push(id.into());
-            keyset = format!(" AND ({key}, id) {cmp} ($2, $3)");
-        }
+    if let Some(c) = after {
+        let (at, id) = c.of_list(id_prefix, by_name)?;
+        params.push(match at {
+            CursorKey::Int(v) => (*v).into(),
+            CursorKey::Text(t) => t.as_str().into(),
+        });
+        params.push(id.into());
+        keyset = format!(" AND ({key}, id) {cmp} ($2, $3)");
     }
     let n = params.len();
     params.push((page.limit + 1).into());
@@ -70,48 +72,21 @@ pub(crate) async fn page_in_workspace<T>(
         n + 2
     );
     let rows = db.fetch_all(&sql, params).await?;
-    let has_more = rows.len() as i64 > page.limit;
-    let rows = &rows[..rows.len().min(page.limit as usize)];
-    let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => Some(
-            Cursor {
-                key: if by_name {
-                    CursorKey::Text(last.text(ncols)?)
-                } else {
-                    CursorKey::Int(last.int(ncols)?)
-                },
-                id: last.text(0)?,
-            }
-            .encode(),
-        ),
-        _ => None,
-    };
     let total = if page.include_total {
-        let r = db
-            .fetch_all(
-                &format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"),
-                params![workspace],
-            )
-            .await?;
-        Some(r[0].int(0)?)
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1");
+        Some(db.fetch_all(&sql, params![workspace]).await?[0].int(0)?)
     } else {
         None
     };
-    Ok(Page {
-        items: rows.iter().map(decode).collect::<Result<_, _>>()?,
-        has_more,
-        next_cursor,
-        total,
-        limit: page.limit,
-    })
+    cut(rows, page, total, decode)
 }
 
-/// A newest-first list of the rows that `$1` (their owner) selects.
+/// A newest-first list: the rows `from` (`FROM ... WHERE ...`, binding the
+/// parameters it is given) selects, `cols` of each (the first must be the
+/// id), walked by `(created_at, id)` descending.
 pub(crate) struct NewestFirst<'a> {
-    /// `SELECT ... FROM ... WHERE <condition on $1>`.
-    pub select: &'a str,
-    /// `SELECT COUNT(*)` of the same rows, for `include_total`.
-    pub count: &'a str,
+    pub cols: &'a str,
+    pub from: &'a str,
     /// The keyset columns: the creation time, then the id.
     pub created_at: &'a str,
     pub id: &'a str,
@@ -119,49 +94,139 @@ pub(crate) struct NewestFirst<'a> {
     pub id_prefix: &'a str,
 }
 
-/// One page of `list`: `(created_at, id)` descending, so the owner's index
-/// on `(owner, created_at, id)` serves it.
+/// One page of `list`; `params` are the ones `list.from` binds.
 pub(crate) async fn page_newest_first<T, E>(
     db: &Db,
     list: &NewestFirst<'_>,
-    owner: Value,
+    mut params: Vec<Value>,
     page: &PageRequest,
     decode: impl FnMut(Row) -> Result<T, E>,
-    cursor: impl Fn(&T) -> Cursor,
 ) -> Result<Page<T>, Error>
 where
     Error: From<E>,
 {
-    let mut params = vec![owner];
+    let NewestFirst {
+        cols,
+        from,
+        created_at,
+        id,
+        id_prefix,
+    } = list;
     let total = if page.include_total {
-        Some(db.fetch_all(list.count, params.clone()).await?[0].int(0)?)
+        let sql = format!("SELECT COUNT(*) {from}");
+        Some(db.fetch_all(&sql, params.clone()).await?[0].int(0)?)
     } else {
         None
     };
-    let NewestFirst { created_at, id, .. } = list;
+    let (after, offset) = page.position();
     let mut keyset = String::new();
-    let mut offset = 0;
-    match &page.start {
-        Start::First => {}
-        Start::Offset(n) => offset = *n,
-        Start::After(c) => {
-            let (at, after) = c.created_at_of(list.id_prefix)?;
-            params.push(at.into());
-            params.push(after.into());
-            keyset = format!(" AND ({created_at}, {id}) < ($2, $3)");
-        }
+    if let Some(c) = after {
+        let (at, after_id) = c.created_at_of(id_prefix)?;
+        params.push(at.into());
+        params.push(after_id.into());
+        let (a, b) = (params.len() - 1, params.len());
+        keyset = format!(" AND ({created_at}, {id}) < (${a}, ${b})");
     }
     params.push((page.limit + 1).into());
     params.push(offset.into());
     let (l, o) = (params.len() - 1, params.len());
     let sql = format!(
-        "{}{keyset} ORDER BY {created_at} DESC, {id} DESC LIMIT ${l} OFFSET ${o}",
-        list.select
+        "SELECT {cols}, {created_at} {from}{keyset}
+         ORDER BY {created_at} DESC, {id} DESC LIMIT ${l} OFFSET ${o}"
     );
     let rows = db.fetch_all(&sql, params).await?;
-    let items = rows
-        .into_iter()
-        .map(decode)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Page::cut(items, page.limit, total, cursor))
+    cut(rows, page, total, decode)
+}
+
+/// The page of the `limit + 1` rows a keyset query returned, each with its
+/// id first and its sort key last: `limit` rows, whether there are more, and
+/// the cursor after the last row kept.
+pub(crate) fn cut<T, E>(
+    mut rows: Vec<Row>,
+    page: &PageRequest,
+    total: Option<i64>,
+    decode: impl FnMut(Row) -> Result<T, E>,
+) -> Result<Page<T>, Error>
+where
+    Error: From<E>,
+{
+    let has_more = rows.len() as i64 > page.limit;
+    rows.truncate(page.limit as usize);
+    let next_cursor = match (has_more, rows.last()) {
+        (true, Some(last)) => {
+            let at = last.0.len() - 1;
+            let key = match &last.0[at] {
+                Value::Int(v) => CursorKey::Int(*v),
+                Value::Text(t) => CursorKey::Text(t.clone()),
+                _ => return Err(DbError::Decode(at).into()),
+            };
+            Some(
+                Cursor {
+                    key,
+                    id: last.text(0)?,
+                }
+                .encode(),
+            )
+        }
+        _ => None,
+    };
+    Ok(Page {
+        items: rows.into_iter().map(decode).collect::<Result<_, _>>()?,
+        has_more,
+        next_cursor,
+        total,
+        limit: page.limit,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, key: i64) -> Row {
+        Row(vec![
+            Value::Text(id.into()),
+            Value::NullText,
+            Value::Int(key),
+        ])
+    }
+
+    fn page(limit: i64) -> PageRequest {
+        PageRequest::parse(Some(&limit.to_string()), None, None, None).unwrap()
+    }
+
+    #[test]
+    fn pages_cut_the_extra_row_and_point_after_the_last_kept() {
+        let ids = |r: Row| r.text(0);
+        let rows = vec![row("x_5", 5), row("x_4", 4), row("x_3", 3)];
+        let p = cut(rows, &page(2), None, ids).unwrap();
+        assert_eq!(p.items, vec!["x_5", "x_4"]);
+        assert!(p.has_more);
+        assert_eq!(
+            Cursor::decode(p.next_cursor.as_deref().unwrap()),
+            Some(Cursor {
+                key: CursorKey::Int(4),
+                id: "x_4".into()
+            })
+        );
+        let last = cut(vec![row("x_2", 2), row("x_1", 1)], &page(2), Some(7), ids).unwrap();
+        assert!(!last.has_more && last.next_cursor.is_none());
+        assert_eq!(last.total, Some(7));
+    }
+
+    #[test]
+    fn a_text_sort_key_makes_a_text_cursor() {
+        let rows = vec![
+            Row(vec![Value::Text("p_1".into()), Value::Text("alpha".into())]),
+            Row(vec![Value::Text("p_2".into()), Value::Text("beta".into())]),
+        ];
+        let p = cut(rows, &page(1), None, |r| r.text(0)).unwrap();
+        assert_eq!(
+            Cursor::decode(p.next_cursor.as_deref().unwrap()),
+            Some(Cursor {
+                key: CursorKey::Text("alpha".into()),
+                id: "p_1".into()
+            })
+        );
+    }
 }

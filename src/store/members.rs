@@ -8,10 +8,11 @@
 //! in the same transaction.
 
 use super::db::{Row, Tx};
+use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
 use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
 use crate::domain::members::{check_change, check_grant, check_leave, Actor, Change, Member};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::plans::Plans;
 use crate::domain::roles::Role;
 use crate::domain::time::{now_ms, Millis};
@@ -275,42 +276,14 @@ impl Store {
                 " AND (lower(u.name) LIKE ${n} ESCAPE '\\' OR u.email_lower LIKE ${n} ESCAPE '\\')"
             ));
         }
-        let total = if page.include_total {
-            let sql = format!(
-                "SELECT COUNT(*) FROM memberships m JOIN users u ON u.id = m.user_id WHERE {conds}"
-            );
-            Some(self.db.fetch_all(&sql, params.clone()).await?[0].int(0)?)
-        } else {
-            None
+        let list = NewestFirst {
+            cols: MEMBER_COLS,
+            from: &format!("FROM memberships m JOIN users u ON u.id = m.user_id WHERE {conds}"),
+            created_at: "m.created_at",
+            id: "m.id",
+            id_prefix: MembershipId::PREFIX,
         };
-        let mut offset = 0;
-        match &page.start {
-            Start::First => {}
-            Start::Offset(n) => offset = *n,
-            Start::After(c) => {
-                let (at, id) = c.created_at_of(MembershipId::PREFIX)?;
-                params.push(at.into());
-                params.push(id.into());
-                let (a, b) = (params.len() - 1, params.len());
-                conds.push_str(&format!(" AND (m.created_at, m.id) < (${a}, ${b})"));
-            }
-        }
-        params.push((page.limit + 1).into());
-        params.push(offset.into());
-        let (l, o) = (params.len() - 1, params.len());
-        let sql = format!(
-            "SELECT {MEMBER_COLS} FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE {conds} ORDER BY m.created_at DESC, m.id DESC LIMIT ${l} OFFSET ${o}"
-        );
-        let rows = self.db.fetch_all(&sql, params).await?;
-        let items = rows
-            .iter()
-            .map(member_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page::cut(items, page.limit, total, |last| Cursor {
-            key: CursorKey::Int(last.joined_at),
-            id: last.id.to_string(),
-        }))
+        page_newest_first(&self.db, &list, params, page, |r| member_from(&r)).await
     }
 
     /// Changes a member's role or removes it, under the permission table of

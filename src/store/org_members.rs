@@ -7,7 +7,7 @@ use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
 use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::members::{check_change, check_leave, Actor, Change};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
+use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::roles::OrgRole;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
@@ -89,29 +89,15 @@ impl Store {
         org: &OrganizationId,
         page: &PageRequest,
     ) -> Result<Page<OrgMember>, Error> {
-        let select = format!(
-            "SELECT {COLS} FROM org_members om JOIN users u ON u.id = om.user_id
-             WHERE om.organization_id = $1"
-        );
         let list = NewestFirst {
-            select: &select,
-            count: "SELECT COUNT(*) FROM org_members WHERE organization_id = $1",
+            cols: COLS,
+            from: "FROM org_members om JOIN users u ON u.id = om.user_id
+                   WHERE om.organization_id = $1",
             created_at: "om.created_at",
             id: "om.user_id",
             id_prefix: UserId::PREFIX,
         };
-        page_newest_first(
-            &self.db,
-            &list,
-            org.into(),
-            page,
-            |r| from_row(&r),
-            |last| Cursor {
-                key: CursorKey::Int(last.joined_at),
-                id: last.user_id.to_string(),
-            },
-        )
-        .await
+        page_newest_first(&self.db, &list, params![org], page, |r| from_row(&r)).await
     }
 
     /// Adds an existing user (org admins add non-owners; owners add owners).

@@ -6,7 +6,7 @@ use super::lists::{page_newest_first, NewestFirst};
 use super::ratelimit::{add_in_tx, window_start};
 use super::workspaces::CountedLimit;
 use crate::domain::ids::{OrganizationId, UserId};
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
+use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::roles::OrgRole;
 use crate::domain::slug;
 use crate::domain::time::{now_ms, Millis};
@@ -185,29 +185,15 @@ impl super::Store {
         user: &UserId,
         page: &PageRequest,
     ) -> Result<Page<Organization>, Error> {
-        let select = format!(
-            "SELECT {ORG_COLS} FROM org_members om JOIN organizations o ON o.id = om.organization_id
-             WHERE om.user_id = $1"
-        );
         let list = NewestFirst {
-            select: &select,
-            count: "SELECT COUNT(*) FROM org_members WHERE user_id = $1",
+            cols: ORG_COLS,
+            from: "FROM org_members om JOIN organizations o ON o.id = om.organization_id
+                   WHERE om.user_id = $1",
             created_at: "o.created_at",
             id: "o.id",
             id_prefix: OrganizationId::PREFIX,
         };
-        page_newest_first(
-            &self.db,
-            &list,
-            user.into(),
-            page,
-            |r| org_from(&r),
-            |last| Cursor {
-                key: CursorKey::Int(last.created_at),
-                id: last.id.to_string(),
-            },
-        )
-        .await
+        page_newest_first(&self.db, &list, params![user], page, |r| org_from(&r)).await
     }
 
     /// Renames (or re-slugs) an organization.

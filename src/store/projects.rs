@@ -17,9 +17,7 @@ const TABLE: Table = Table {
     name: "projects",
     id_prefix: ProjectId::PREFIX,
     cols: COLS,
-    ncols: NCOLS,
 };
-const NCOLS: usize = 8;
 const SLUG_KEY: &str = "projects_workspace_id_slug_key";
 
 fn project_from(r: &Row) -> Result<Project, DbError> {
@@ -152,7 +150,7 @@ impl Store {
         sort: Sort,
         page: &PageRequest,
     ) -> Result<Page<Project>, Error> {
-        page_in_workspace(&self.db, &TABLE, ws, sort, page, project_from).await
+        page_in_workspace(&self.db, &TABLE, ws, sort, page, |r| project_from(&r)).await
     }
 
     pub async fn update_project(

@@ -264,6 +264,42 @@ impl TestApp {
         r.body
     }
 
+    /// Every item of a list, walked one page of `limit` at a time with
+    /// `include_total=true`: each page's total is the number of items the
+    /// walk finds, no item comes twice, and the order is the pages' order.
+    pub async fn walk(&self, list: &str, token: &str, limit: usize) -> Vec<Value> {
+        let sep = if list.contains('?') { '&' } else { '?' };
+        let first = format!("{list}{sep}limit={limit}&include_total=true");
+        let (mut url, mut items, mut totals) = (first.clone(), Vec::new(), Vec::new());
+        loop {
+            let r = self.get(&url, token).await;
+            r.assert(200);
+            totals.push(r.body["meta"]["total"].as_i64().expect("total"));
+            let data = r.body["data"].as_array().unwrap();
+            assert!(data.len() <= limit, "{url}: more than limit");
+            items.extend(data.iter().cloned());
+            match r.body["meta"]["next_cursor"].as_str() {
+                Some(c) => url = format!("{first}&cursor={c}"),
+                None => break,
+            }
+        }
+        assert!(
+            totals.iter().all(|&t| t == items.len() as i64),
+            "{list}: totals {totals:?} for {} items",
+            items.len()
+        );
+        // Organization members are known by their user's id.
+        let id = |i: &Value| match &i["id"] {
+            Value::Null => i["user"]["id"].to_string(),
+            v => v.to_string(),
+        };
+        let mut ids: Vec<_> = items.iter().map(id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), items.len(), "{list}: an item came twice");
+        items
+    }
+
     /// A new user who is a member of `ws` with `role`.
     pub async fn member_of(&self, ws: &Value, role: Role) -> Actor {
         let actor = self.signup(role.as_str()).await;

@@ -383,3 +383,47 @@ async fn invitations_of_another_workspace_are_not_found() {
         .await
         .assert_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn invitation_lists_walk_in_pages_with_their_totals() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Owner").await;
+    let guest = app.signup("Guest").await;
+    let mut spaces = Vec::new();
+    for name in ["First", "Second", "Third"] {
+        let ws = app.workspace(&owner, name).await;
+        invite(&app, &ws, &owner, json!({"email": guest.email}))
+            .await
+            .assert(201);
+        spaces.push(ws);
+    }
+    let ws = &spaces[0];
+    let mut revoked = None;
+    for name in ["x", "y"] {
+        let email = format!("{name}-{}@example.com", app.unique());
+        let r = invite(&app, ws, &owner, json!({ "email": email })).await;
+        r.assert(201);
+        revoked = Some(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let revoked = revoked.unwrap();
+    app.delete(&format!("{}/{revoked}", inv_path(ws)), &owner.token)
+        .await
+        .assert(204);
+
+    let all = app.walk(&inv_path(ws), &owner.token, 2).await;
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[0]["id"], revoked.as_str(), "newest first");
+    let pending = app
+        .walk(&format!("{}?status=pending", inv_path(ws)), &owner.token, 1)
+        .await;
+    assert_eq!(pending.len(), 2);
+    assert!(pending.iter().all(|i| i["status"] == "pending"));
+
+    // The guest's own list: one per workspace, with the workspace named.
+    let mine = app.walk("/v1/me/invitations", &guest.token, 2).await;
+    let names: Vec<_> = mine
+        .iter()
+        .map(|i| i["workspace"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Third", "Second", "First"]);
+}

@@ -578,3 +578,43 @@ async fn every_org_route_answers_each_caller_exactly() {
         }
     }
 }
+
+#[tokio::test]
+async fn organization_lists_walk_in_pages_with_their_totals() {
+    let app = TestApp::spawn().await;
+    let owner = app.signup("Owner").await;
+    let mut made = Vec::new();
+    for name in ["One", "Two", "Three"] {
+        let r = app
+            .post("/v1/organizations", &owner.token, json!({ "name": name }))
+            .await;
+        r.assert(201);
+        made.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    // An organization of someone else's is not in the owner's list.
+    let other = app.signup("Other").await;
+    app.post("/v1/organizations", &other.token, json!({"name": "Theirs"}))
+        .await
+        .assert(201);
+    let orgs = app.walk("/v1/organizations", &owner.token, 2).await;
+    let ids: Vec<_> = orgs.iter().map(|o| o["id"].as_str().unwrap()).collect();
+    made.reverse();
+    assert_eq!(ids, made, "newest first");
+
+    let o = &made[0];
+    for name in ["A", "B", "C", "D"] {
+        let who = app.signup(name).await;
+        app.post(
+            &format!("/v1/organizations/{o}/members"),
+            &owner.token,
+            json!({"user_id": who.id, "role": "member"}),
+        )
+        .await
+        .assert(201);
+    }
+    let members = app
+        .walk(&format!("/v1/organizations/{o}/members"), &owner.token, 3)
+        .await;
+    assert_eq!(members.len(), 5, "the owner and four members");
+    assert_eq!(members.last().unwrap()["user"]["id"], owner.id.as_str());
+}

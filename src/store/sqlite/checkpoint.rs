@@ -209,14 +209,9 @@ pub(super) fn spawn_checkpointer(
                 // it otherwise.
                 let state = writer.blocking_quiet();
                 let pool = readers.upgrade();
-                if let Some(r) = &pool {
-                    r.hold_snapshots(false);
-                }
+                let released = pool.as_deref().map(|r| r.release_snapshots());
                 let outcome = checkpoint(&conn, "RESTART");
-                if let Some(r) = &pool {
-                    r.hold_snapshots(true);
-                }
-                drop(pool);
+                drop(released);
                 match outcome {
                     Ok(c) if !c.busy => {
                         drop(state);

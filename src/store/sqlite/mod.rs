@@ -139,13 +139,12 @@ impl SqliteDb {
     /// start on. Runs on a blocking thread: the fsyncs take a while.
     pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
         let state = self.writer.quiet().await;
-        self.readers.hold_snapshots(false);
+        let released = self.readers.release_snapshots();
         let done =
             tokio::task::spawn_blocking(move || checkpoint::checkpoint(&state.conn, "TRUNCATE"))
                 .await
-                .map_err(|e| DbError::Other(format!("checkpoint task failed: {e}")));
-        self.readers.hold_snapshots(true);
-        let done = done??;
+                .map_err(|e| DbError::Other(format!("checkpoint task failed: {e}")))??;
+        drop(released);
         if done.busy {
             return Err(DbError::Other(format!(
                 "WAL checkpoint incomplete: {} of {} frames copied (a reader was in the way)",

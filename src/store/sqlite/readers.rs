@@ -22,7 +22,7 @@
 //! load, readers hold nothing between reads, as before); the checkpoint
 //! thread ends the snapshots of idle readers before each of its rounds
 //! ([`Readers::release_idle`]); and while it restarts the WAL, readers keep
-//! no snapshot at all ([`Readers::hold_snapshots`]).
+//! no snapshot at all ([`Readers::release_snapshots`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -149,12 +149,12 @@ impl Readers {
     /// their snapshot back after each read, as without reuse: a held
     /// snapshot would make the restart wait its full timeout (250 ms of
     /// stalled writes, seen in the bench's create, PATCH and add-member
-    /// runs) and then fail.
-    pub(super) fn hold_snapshots(&self, hold: bool) {
-        self.hold.store(hold, Ordering::SeqCst);
-        if !hold {
-            self.release_idle();
-        }
+    /// runs) and then fail. They hold snapshots again once the returned
+    /// guard is dropped, however the checkpoint ends.
+    pub(super) fn release_snapshots(&self) -> SnapshotsReleased<'_> {
+        self.hold.store(false, Ordering::SeqCst);
+        self.release_idle();
+        SnapshotsReleased(self)
     }
 
     /// Ends the snapshots of the idle readers, so that a checkpoint can copy
@@ -174,6 +174,16 @@ impl Readers {
     fn set_max_age(&self, age: Duration) {
         self.max_age_us
             .store(age.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// While alive, readers keep no snapshot between reads; see
+/// [`Readers::release_snapshots`].
+pub(super) struct SnapshotsReleased<'a>(&'a Readers);
+
+impl Drop for SnapshotsReleased<'_> {
+    fn drop(&mut self) {
+        self.0.hold.store(true, Ordering::SeqCst);
     }
 }
 
@@ -281,11 +291,11 @@ mod tests {
         let other = Connection::open(dir.path().join("t.db")).unwrap();
         other.busy_timeout(Duration::ZERO).unwrap();
         let state = db.writer.quiet().await;
-        db.readers.hold_snapshots(false);
+        let released = db.readers.release_snapshots();
         // A read during the restart window gives its snapshot back.
         assert_eq!(count(&db), 1);
         assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
-        db.readers.hold_snapshots(true);
+        drop(released);
         drop(state);
         assert_eq!(count(&db), 1);
     }

@@ -2,11 +2,12 @@
 
 use super::*;
 use crate::domain::ids::UserId;
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Start};
+use crate::domain::pagination::{CursorKey, Page, PageRequest};
 use crate::domain::time::now_ms;
 use crate::domain::workspace::{Status, Workspace};
 use crate::domain::Error;
 use crate::store::db::Backend;
+use crate::store::lists::cut;
 use crate::store::Store;
 
 impl Store {
@@ -95,20 +96,16 @@ impl Store {
             ("m.ws_created_at", "m.workspace_id", "w.created_at")
         };
         let (mut keyset1, mut keyset2) = (String::new(), String::new());
-        let mut offset = 0;
-        match &page.start {
-            Start::First => {}
-            Start::Offset(n) => offset = *n,
-            Start::After(c) => {
-                let (at, id) = c.of_list(WorkspaceId::PREFIX, by_name)?;
-                let key = match at {
-                    CursorKey::Int(v) => p.bind(*v),
-                    CursorKey::Text(t) => p.bind(t.as_str()),
-                };
-                let cid = p.bind(id);
-                keyset1 = format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})");
-                keyset2 = format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})");
-            }
+        let (after, offset) = page.position();
+        if let Some(c) = after {
+            let (at, id) = c.of_list(WorkspaceId::PREFIX, by_name)?;
+            let key = match at {
+                CursorKey::Int(v) => p.bind(*v),
+                CursorKey::Text(t) => p.bind(t.as_str()),
+            };
+            let cid = p.bind(id);
+            keyset1 = format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})");
+            keyset2 = format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})");
         }
         let outer_limit = p.bind(page.limit + 1);
         let outer_offset = p.bind(offset);
@@ -165,37 +162,9 @@ impl Store {
                 )
             }
         };
-        let mut rows = self.db.fetch_all(&sql, p.0).await?;
-        let has_more = rows.len() as i64 > page.limit;
-        rows.truncate(page.limit as usize);
-        let next_cursor = match (has_more, rows.last()) {
-            (true, Some(last)) => {
-                let key = if by_name {
-                    CursorKey::Text(last.text(WS_NCOLS + 2)?)
-                } else {
-                    CursorKey::Int(last.int(WS_NCOLS + 2)?)
-                };
-                Some(
-                    Cursor {
-                        key,
-                        id: last.text(0)?,
-                    }
-                    .encode(),
-                )
-            }
-            _ => None,
-        };
-        let items = rows
-            .iter_mut()
-            .map(workspace_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Page {
-            items,
-            has_more,
-            next_cursor,
-            total,
-            limit: page.limit,
-        })
+        let rows = self.db.fetch_all(&sql, p.0).await?;
+        // Each branch reads the id first and `sort_key` last.
+        cut(rows, page, total, |mut r| workspace_from(&mut r))
     }
 
     /// Whether the user is a member of any organization.
