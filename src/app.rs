@@ -39,6 +39,8 @@ pub struct Shared {
     pub metrics: Arc<http::metrics::Metrics>,
     /// Seals secrets (bridge credentials) under the server key.
     pub cipher: Cipher,
+    /// The configured plans' limits, as JSON.
+    pub plan_limits: http::workspaces::PlanLimits,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             store,
             limiter,
             metrics: Arc::default(),
+            plan_limits: http::workspaces::PlanLimits::new(&config.plans),
             config: Arc::new(config),
             cipher,
         })))

@@ -339,7 +339,7 @@ pub(crate) async fn joined(
     Ok((
         status,
         axum::Json(JoinedResponse {
-            workspace: WorkspaceResponse::new(workspace, &state.config.plans),
+            workspace: WorkspaceResponse::new(workspace, &state.plan_limits),
             membership: member.into(),
         }),
     )

@@ -264,6 +264,6 @@ pub async fn list_organization_workspaces(
         .list_workspaces(&user.id, &filter, &page)
         .await?;
     Ok(ListResponse::from_page(result, |w| {
-        WorkspaceResponse::new(w, &state.config.plans)
+        WorkspaceResponse::new(w, &state.plan_limits)
     }))
 }

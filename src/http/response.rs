@@ -1,5 +1,6 @@
 //! Response shapes shared by every resource: list envelopes and ETags.
 
+use axum::body::Body;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
@@ -49,15 +50,19 @@ impl<T: Serialize> IntoResponse for ListResponse<T> {
 pub fn json<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
     let mut buf = Vec::with_capacity(capacity);
     match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => (
-            status,
-            [(
+        Ok(()) => {
+            let mut resp = Response::new(Body::from(buf));
+            *resp.status_mut() = status;
+            let headers = resp.headers_mut();
+            // Room for what every answer gets (content type, ETag, request
+            // id, three rate-limit headers) without growing the map twice.
+            headers.reserve(8);
+            headers.insert(
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
-            )],
-            buf,
-        )
-            .into_response(),
+            );
+            resp
+        }
         Err(e) => {
             tracing::error!(error = %e, "response did not serialize");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -93,9 +93,8 @@ pub async fn list_workspaces(
         .store
         .list_workspaces(&user.id, &filter, &page)
         .await?;
-    let plans = &state.config.plans;
     Ok(ListResponse::from_page(result, |w| {
-        WorkspaceResponse::new(w, plans)
+        WorkspaceResponse::new(w, &state.plan_limits)
     }))
 }
 
@@ -153,7 +152,7 @@ pub async fn get_workspace(
     };
     let ws = access.workspace;
     let version = ws.version;
-    let mut body = WorkspaceResponse::new(ws, &state.config.plans);
+    let mut body = WorkspaceResponse::new(ws, &state.plan_limits);
     body.organization = org;
     body.codebases = codebases;
     Ok(Versioned::ok(version, body))

@@ -3,6 +3,7 @@
 //! (`checkpoint.rs`).
 
 mod checkpoint;
+mod conn;
 mod readers;
 mod writer;
 
@@ -18,6 +19,7 @@ use self::readers::Readers;
 use self::writer::{Writer, WriterState};
 use super::db::{DbError, Row, Value};
 
+pub use self::conn::Conn;
 pub use self::writer::SqliteWriter;
 
 /// `synchronous` setting for the writer. NORMAL in WAL mode loses nothing on
@@ -57,7 +59,7 @@ impl SqliteDb {
                 Synchronous::Full => "FULL",
             }
         ))?;
-        writer.set_prepared_statement_cache_capacity(256);
+        writer.set_prepared_statement_cache_capacity(16);
         migrate(&mut writer)?;
         // Start from an empty WAL: one left long by a crash or a bulk load
         // (`admin seed-bench`) would otherwise slow every page lookup until
@@ -72,7 +74,7 @@ impl SqliteDb {
         writer.busy_timeout(Duration::from_millis(5000))?;
         let page_size: i64 = writer.query_row("PRAGMA page_size", [], |r| r.get(0))?;
         let wal = WalSignal::new(page_size);
-        let state = WriterState::new(writer, wal.clone());
+        let state = WriterState::new(Conn::new(writer), wal.clone());
         checkpoint::install_wal_hook(&state);
         let writer = Writer::new(state);
         let readers = Arc::new(Readers::default());
@@ -100,7 +102,7 @@ impl SqliteDb {
     /// 169 MiB against 50 MiB here. With one runtime worker, reads run one
     /// at a time and the pool hands back the same connection, so one cache is
     /// hot; the cache only grows with the pages actually read.
-    fn open_reader(&self) -> Result<Connection, DbError> {
+    fn open_reader(&self) -> Result<Conn, DbError> {
         let conn = Connection::open_with_flags(
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -112,13 +114,12 @@ impl SqliteDb {
              PRAGMA mmap_size=0;
              PRAGMA cache_size=-65536;",
         )?;
-        conn.set_prepared_statement_cache_capacity(256);
-        Ok(conn)
+        Ok(Conn::new(conn))
     }
 
     /// Runs `f` on a reader connection, in a read snapshot that includes
     /// every write this process acknowledged (see `readers.rs`).
-    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T, DbError>) -> Result<T, DbError> {
+    pub fn read<T>(&self, f: impl FnOnce(&Conn) -> Result<T, DbError>) -> Result<T, DbError> {
         self.readers
             .read(&self.wal.commits, || self.open_reader(), f)
     }
@@ -203,77 +204,6 @@ impl ToSql for Value {
     }
 }
 
-/// Binds the shared SQL's `$N` parameters. SQLite reads `$1` as a *named*
-/// parameter and numbers named parameters by first appearance, not by N, so
-/// each is bound by the number in its name (`$3` gets `params[2]`). This
-/// keeps the SQL text as written (no rewrite per query) and the statement
-/// cache keyed by it.
-fn bind(stmt: &mut rusqlite::Statement<'_>, sql: &str, params: &[Value]) -> Result<(), DbError> {
-    let count = stmt.parameter_count();
-    if count != params.len() {
-        return Err(DbError::Other(format!(
-            "statement takes {count} parameters, {} given",
-            params.len()
-        )));
-    }
-    // SQLite finds a parameter's name by a linear walk of its list, so
-    // naming all N costs N²/2 steps: nothing for the usual handful, most of
-    // the time of a bulk INSERT with thousands. Those are numbered in order
-    // of appearance, which the text shows; then N is the position.
-    if count > 16 && numbered_in_order(sql, count) {
-        for (i, v) in params.iter().enumerate() {
-            stmt.raw_bind_parameter(i + 1, v).map_err(map_err)?;
-        }
-        return Ok(());
-    }
-    for i in 1..=count {
-        let n = stmt
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|digits| digits.parse::<usize>().ok())
-            .filter(|n| (1..=count).contains(n))
-            .ok_or_else(|| DbError::Other(format!("parameter {i} is not named $1..${count}")))?;
-        stmt.raw_bind_parameter(i, &params[n - 1])
-            .map_err(map_err)?;
-    }
-    Ok(())
-}
-
-/// Whether the `$N` parameters of `sql` first appear as 1, 2, ..., `count`
-/// (repeats allowed), so that SQLite's numbering by first appearance is N.
-/// Quoted strings and names are skipped. A misreading can only answer
-/// `false`, and the caller then binds by name.
-fn numbered_in_order(sql: &str, count: usize) -> bool {
-    let b = sql.as_bytes();
-    let mut next = 1;
-    let mut i = 0;
-    while let Some(off) = b[i..]
-        .iter()
-        .position(|&c| matches!(c, b'$' | b'\'' | b'"'))
-    {
-        let at = i + off;
-        if b[at] != b'$' {
-            // '' inside a string reads as its end and a new start: same skip.
-            let Some(len) = b[at + 1..].iter().position(|&c| c == b[at]) else {
-                return false;
-            };
-            i = at + 1 + len + 1;
-            continue;
-        }
-        let digits = b[at + 1..]
-            .iter()
-            .take_while(|c| c.is_ascii_digit())
-            .count();
-        match sql[at + 1..at + 1 + digits].parse::<usize>() {
-            Ok(n) if n == next => next += 1,
-            Ok(n) if n >= 1 && n < next => {}
-            _ => return false,
-        }
-        i = at + 1 + digits;
-    }
-    next - 1 == count
-}
-
 fn map_err(e: rusqlite::Error) -> DbError {
     if let rusqlite::Error::SqliteFailure(err, Some(msg)) = &e {
         if err.code == rusqlite::ErrorCode::ConstraintViolation
@@ -310,9 +240,8 @@ fn constraint_name(msg: &str) -> String {
     format!("{table}_{}_key", cols.join("_"))
 }
 
-pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    bind(&mut stmt, sql, params)?;
+pub fn query(conn: &Conn, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+    let mut stmt = conn.bound(sql, params)?;
     let n = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
@@ -335,9 +264,8 @@ pub fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>,
     Ok(out)
 }
 
-pub fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-    let mut stmt = conn.prepare_cached(sql).map_err(map_err)?;
-    bind(&mut stmt, sql, params)?;
+pub fn execute(conn: &Conn, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+    let mut stmt = conn.bound(sql, params)?;
     let n = stmt.raw_execute().map_err(map_err)?;
     Ok(n as u64)
 }
@@ -348,7 +276,7 @@ mod tests {
 
     #[test]
     fn parameters_are_bound_by_the_number_in_their_name() {
-        let conn = Connection::open_in_memory().unwrap();
+        let conn = Conn::new(Connection::open_in_memory().unwrap());
         let params: Vec<Value> = (1..=10).map(|i| Value::Int(i * 10)).collect();
         let rows = query(
             &conn,
@@ -365,13 +293,8 @@ mod tests {
     }
 
     #[test]
-    fn long_parameter_lists_bind_by_position_only_when_numbered_in_order() {
-        assert!(numbered_in_order("SELECT $1, '$3', \"$9\", $2, $1, $3", 3));
-        assert!(!numbered_in_order("SELECT $2, $1", 2));
-        assert!(!numbered_in_order("SELECT '$1', $2, $1", 2));
-        assert!(!numbered_in_order("SELECT $1, $3", 3));
-        assert!(!numbered_in_order("SELECT 'open $1", 1));
-        let conn = Connection::open_in_memory().unwrap();
+    fn long_parameter_lists_bind_to_their_numbers_in_either_order() {
+        let conn = Conn::new(Connection::open_in_memory().unwrap());
         // 40 parameters, in order and reversed: both bind to their numbers.
         let params: Vec<Value> = (1..=40).map(Value::Int).collect();
         let in_order: Vec<String> = (1..=40).map(|n| format!("${n}")).collect();

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
+use super::Conn;
 
 use crate::store::db::DbError;
 
@@ -54,7 +54,7 @@ impl Commits {
 }
 
 struct Reader {
-    conn: Connection,
+    conn: Conn,
     /// The open read transaction: the commit count before it began, and when.
     snapshot: Option<(u64, Instant)>,
 }
@@ -95,8 +95,8 @@ impl Readers {
     pub(super) fn read<T>(
         &self,
         commits: &Commits,
-        open: impl Fn() -> Result<Connection, DbError>,
-        f: impl FnOnce(&Connection) -> Result<T, DbError>,
+        open: impl Fn() -> Result<Conn, DbError>,
+        f: impl FnOnce(&Conn) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let popped = self.idle.lock().expect("reader pool poisoned").pop();
         let mut reader = match popped {

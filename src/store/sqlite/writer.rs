@@ -48,10 +48,10 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
 use tokio::sync::{watch, Mutex, OwnedMutexGuard};
 
 use super::checkpoint::WalSignal;
+use super::Conn;
 use crate::store::db::DbError;
 
 /// Members per batch, at most: bounds the latency the first member pays for
@@ -67,7 +67,7 @@ type Outcome = Option<Result<(), Arc<str>>>;
 /// The writer connection and the batch open on it, behind the writer mutex.
 pub struct WriterState {
     // Declared before `wal`: the connection (and its WAL hook) goes first.
-    pub(super) conn: Connection,
+    pub(super) conn: Conn,
     batch: Option<Batch>,
     pub(super) wal: Arc<WalSignal>,
 }
@@ -91,7 +91,7 @@ pub(super) struct Writer {
 }
 
 impl WriterState {
-    pub(super) fn new(conn: Connection, wal: Arc<WalSignal>) -> Self {
+    pub(super) fn new(conn: Conn, wal: Arc<WalSignal>) -> Self {
         WriterState {
             conn,
             batch: None,
@@ -299,7 +299,7 @@ pub struct SqliteWriter {
 
 impl SqliteWriter {
     /// The connection, for this transaction's statements.
-    pub fn conn(&self) -> Result<&Connection, DbError> {
+    pub fn conn(&self) -> Result<&Conn, DbError> {
         let conn = &self.held.guard.conn;
         // After an error that made SQLite roll the whole transaction back, a
         // statement would run (and commit) on its own.
