@@ -1,6 +1,6 @@
 //! Time as Unix milliseconds inside, RFC 3339 with milliseconds outside.
 
-use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 
 pub type Millis = i64;
 
@@ -14,29 +14,46 @@ pub fn now_ms() -> Millis {
 }
 
 /// `2026-03-03T10:00:00.000Z`. Every timestamp of every answer goes
-/// through here (five per workspace in a list), so the digits are written
-/// directly instead of through the formatting machinery.
+/// through here (five per workspace in a list), so the date is computed
+/// directly (the days-to-civil algorithm of Howard Hinnant's `chrono`-
+/// compatible date library) and the digits written into a buffer.
 pub fn format(ms: Millis) -> String {
-    let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-    let year = dt.year();
+    let (days, ms_of_day) = (ms.div_euclid(DAY), ms.rem_euclid(DAY));
+    let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
+        let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
         return dt.to_rfc3339_opts(SecondsFormat::Millis, true);
     }
     let mut out = *b"0000-00-00T00:00:00.000Z";
-    let mut put = |at: usize, width: usize, mut v: u32| {
+    let mut put = |at: usize, width: usize, mut v: i64| {
         for i in (at..at + width).rev() {
             out[i] = b'0' + (v % 10) as u8;
             v /= 10;
         }
     };
-    put(0, 4, year as u32);
-    put(5, 2, dt.month());
-    put(8, 2, dt.day());
-    put(11, 2, dt.hour());
-    put(14, 2, dt.minute());
-    put(17, 2, dt.second());
-    put(20, 3, dt.timestamp_subsec_millis().min(999));
+    put(0, 4, year);
+    put(5, 2, month);
+    put(8, 2, day);
+    put(11, 2, ms_of_day / HOUR);
+    put(14, 2, ms_of_day % HOUR / MINUTE);
+    put(17, 2, ms_of_day % MINUTE / SECOND);
+    put(20, 3, ms_of_day % SECOND);
     String::from_utf8(out.to_vec()).expect("ASCII digits")
+}
+
+/// (year, month, day) of the proleptic Gregorian calendar, `days` after
+/// 1970-01-01 (negative before).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 pub fn format_opt(ms: Option<Millis>) -> Option<String> {
@@ -67,5 +84,27 @@ mod tests {
             super::parse("2026-03-03T11:00:00.000+01:00"),
             Some(1_772_532_000_000)
         );
+    }
+
+    #[test]
+    fn formats_as_chrono_does_across_four_digit_years() {
+        use chrono::{DateTime, SecondsFormat, Utc};
+        // Year 0000 to 9999, leap days and century years included, with a
+        // step that lands on every time of day over the run.
+        let (first, last) = (-62_167_219_200_000_i64, 253_402_300_799_999_i64);
+        let mut ms = first;
+        while ms <= last {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(super::format(ms), want, "{ms}");
+            ms += 1_234_567_891;
+        }
+        for ms in [first, last, 951_868_800_000, 951_782_400_000, 4_107_456_000_000] {
+            let want = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            assert_eq!(super::format(ms), want, "{ms}");
+        }
     }
 }

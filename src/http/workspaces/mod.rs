@@ -56,7 +56,7 @@ pub struct WorkspaceResponse {
     pub repo_path: Option<String>,
     pub branch: Option<String>,
     /// `active`, `archived` or `deleted`.
-    pub status: String,
+    pub status: &'static str,
     pub organization_id: Option<String>,
     #[schema(value_type = Object)]
     pub settings: Map<String, Value>,
@@ -96,7 +96,7 @@ impl WorkspaceResponse {
         WorkspaceResponse {
             logo_url: w.logo_key.as_ref().map(|k| format!("/v1/logos/{k}")),
             limits: limits.of(&w.plan),
-            id: w.id.to_string(),
+            id: w.id.into(),
             slug: w.slug,
             name: w.name,
             description: w.description,
@@ -104,8 +104,8 @@ impl WorkspaceResponse {
             domain: w.domain,
             repo_path: w.repo_path,
             branch: w.branch,
-            status: w.status.as_str().to_owned(),
-            organization_id: w.organization_id.map(|o| o.to_string()),
+            status: w.status.as_str(),
+            organization_id: w.organization_id.map(Into::into),
             settings: w.settings,
             metadata: w.metadata,
             onboarding: w.onboarding,

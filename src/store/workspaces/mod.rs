@@ -33,7 +33,12 @@ pub(crate) const WS_NCOLS: usize = 24;
 const EFFECTIVE_RANK: &str = "CASE WHEN COALESCE(m.role, 0) >= COALESCE(om.role, 0) \
     THEN COALESCE(m.role, 0) ELSE COALESCE(om.role, 0) END";
 
+/// A stored JSON object. Most are empty (three per workspace row), and
+/// those skip the parser.
 fn json_map(s: &str) -> Map<String, Json> {
+    if s == "{}" {
+        return Map::new();
+    }
     serde_json::from_str(s).unwrap_or_default()
 }
 
