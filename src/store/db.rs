@@ -235,7 +235,10 @@ impl Db {
     pub async fn fetch_all(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, DbError> {
         match self {
             Db::Sqlite(db) => db.read(|conn| super::sqlite::query(conn, sql, &params)),
-            Db::Postgres(pool) => pg_fetch_all(pool, sql, params).await,
+            // Boxed: sqlx's future is large, and unboxed it would size this
+            // one and every future awaiting it, up to the handler's, on
+            // SQLite too, where they are moved on each await.
+            Db::Postgres(pool) => Box::pin(pg_fetch_all(pool, sql, params)).await,
         }
     }
 
