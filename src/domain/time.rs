@@ -100,7 +100,13 @@ mod tests {
             assert_eq!(super::format(ms), want, "{ms}");
             ms += 1_234_567_891;
         }
-        for ms in [first, last, 951_868_800_000, 951_782_400_000, 4_107_456_000_000] {
+        for ms in [
+            first,
+            last,
+            951_868_800_000,
+            951_782_400_000,
+            4_107_456_000_000,
+        ] {
             let want = DateTime::<Utc>::from_timestamp_millis(ms)
                 .unwrap()
                 .to_rfc3339_opts(SecondsFormat::Millis, true);

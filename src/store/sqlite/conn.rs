@@ -64,6 +64,8 @@ impl Conn {
     }
 
     /// The statement for `sql`, prepared on first use, with `params` bound.
+    /// Use it in place: it borrows this connection, so it must never be
+    /// moved (swapped) out of the `RefMut` (nothing in this module does).
     pub(super) fn bound(
         &self,
         sql: &str,
@@ -203,6 +205,24 @@ mod tests {
         }
         assert_eq!(conn.stmts.borrow().len(), 1);
         assert!(conn.bound(sql, &["only one".into()]).is_err());
+    }
+
+    #[test]
+    fn a_kept_statement_follows_a_schema_change() {
+        let conn = Conn::new(Connection::open_in_memory().unwrap());
+        conn.execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (1)")
+            .unwrap();
+        let read = |conn: &Conn| {
+            let rows = super::super::query(conn, "SELECT * FROM t", &[]).unwrap();
+            (0..rows[0].0.len())
+                .map(|i| rows[0].int(i).unwrap())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(read(&conn), [1]);
+        // SQLite prepares the kept statement again after the change.
+        conn.execute_batch("ALTER TABLE t ADD COLUMN b INTEGER NOT NULL DEFAULT 2")
+            .unwrap();
+        assert_eq!(read(&conn), [1, 2]);
     }
 
     #[test]

@@ -242,10 +242,12 @@ fn constraint_name(msg: &str) -> String {
 
 pub fn query(conn: &Conn, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
     let mut stmt = conn.bound(sql, params)?;
-    let n = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(r) = rows.next().map_err(map_err)? {
+        // Counted after the step: a kept statement is prepared again by
+        // its first step after a schema change, and may then have more.
+        let n = r.as_ref().column_count();
         let mut vals = Vec::with_capacity(n);
         for i in 0..n {
             vals.push(match r.get_ref(i)? {
