@@ -43,6 +43,16 @@ pub struct Plan {
     pub trial_days: Option<i64>,
 }
 
+/// The limits of a workspace whose plan is no longer configured: none
+/// (refusing every write would punish the customer for a config edit).
+pub const UNCONFIGURED: Limits = Limits {
+    max_members: None,
+    max_projects: None,
+    max_doc_size: None,
+    max_agent_size: None,
+    max_agents: None,
+};
+
 pub const FREE: Limits = Limits {
     max_members: Some(25),
     max_projects: Some(10),
@@ -89,10 +99,10 @@ impl Plans {
         self.0.get(name)
     }
 
-    /// The limits of a plan; a plan no longer configured is unlimited
-    /// (refusing every write would punish the customer for a config edit).
+    /// The limits of a plan; a plan no longer configured has
+    /// [`UNCONFIGURED`] ones.
     pub fn limits(&self, name: &str) -> Limits {
-        self.get(name).map(|p| p.limits).unwrap_or_default()
+        self.get(name).map_or(UNCONFIGURED, |p| p.limits)
     }
 
     pub fn names(&self) -> Vec<&str> {

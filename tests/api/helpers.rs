@@ -113,6 +113,14 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     cfg
 }
 
+/// The application over `store`, as the server builds it.
+fn serve(store: Store, cfg: Config) -> (AppState, Router) {
+    let state = AppState::new(store, cfg);
+    let router = build_router(state.clone())
+        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    (state, router)
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
@@ -148,9 +156,7 @@ impl TestApp {
             }
             other => panic!("WORKSPACED_TEST_DATABASE must be sqlite or postgres, not {other}"),
         };
-        let state = AppState::new(store.clone(), cfg);
-        let router = build_router(state.clone())
-            .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let (state, router) = serve(store.clone(), cfg);
         TestApp {
             router,
             state,
@@ -159,6 +165,14 @@ impl TestApp {
             pg_schema,
             counter: Default::default(),
         }
+    }
+
+    /// The same data served under a changed configuration, as after a
+    /// restart with an edited configuration file.
+    pub fn reconfigure(&mut self, tweak: impl FnOnce(&mut Config)) {
+        let mut cfg = test_config(self._dir.path());
+        tweak(&mut cfg);
+        (self.state, self.router) = serve(self.store.clone(), cfg);
     }
 
     /// A unique suffix for names and emails within this test.

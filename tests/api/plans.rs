@@ -213,3 +213,52 @@ async fn concurrent_member_adds_never_pass_the_limit() {
         .filter_map(|r| r.as_ref().err())
         .all(|e| matches!(e, Error::PlanLimit(_))));
 }
+
+#[tokio::test]
+async fn a_plan_taken_out_of_the_configuration_leaves_its_workspaces_unlimited() {
+    let legacy = Plan {
+        limits: Limits {
+            max_members: Some(2),
+            max_projects: Some(1),
+            ..Limits::default()
+        },
+        trial_days: None,
+    };
+    let mut app = TestApp::spawn_with(|c| {
+        c.plans.0.insert("legacy".into(), legacy);
+    })
+    .await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Old deal").await;
+    let r = put(
+        &app,
+        &plan_path(&ws),
+        Some(ADMIN_TOKEN),
+        json!({"plan": "legacy"}),
+    )
+    .await;
+    r.assert(200);
+    assert_eq!(r.body["limits"]["max_members"], 2);
+
+    app.reconfigure(|_| {});
+    let unlimited = json!({"max_members": null, "max_projects": null, "max_doc_size": null,
+        "max_agent_size": null, "max_agents": null});
+    let id = ws["id"].as_str().unwrap();
+    let one = app.get(&format!("/v1/workspaces/{id}"), &ada.token).await;
+    one.assert(200);
+    assert_eq!(one.body["plan"], "legacy");
+    assert_eq!(one.body["limits"], unlimited);
+    let list = app.get("/v1/workspaces", &ada.token).await;
+    assert_eq!(list.body["data"][0]["id"], id);
+    assert_eq!(list.body["data"][0]["limits"], unlimited);
+    // And the store enforces none: a second project is created.
+    for name in ["One", "Two"] {
+        app.post(
+            &format!("/v1/workspaces/{id}/projects"),
+            &ada.token,
+            json!({"name": name}),
+        )
+        .await
+        .assert(201);
+    }
+}

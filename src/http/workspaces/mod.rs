@@ -27,7 +27,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::app::AppState;
-use crate::domain::plans::{Limits, Plans};
+use crate::domain::plans::{self, Limits, Plans};
 use crate::domain::roles::Role;
 use crate::domain::time;
 use crate::domain::workspace::Workspace;
@@ -126,14 +126,13 @@ impl WorkspaceResponse {
     }
 }
 
-/// A workspace with its ETag; `limits` from the configured plans.
 /// Each plan's `limits` object, serialized once when the server starts: the
 /// same five numbers in every workspace of a list took 1,400 instructions
 /// each to write (a fifth of what a list page spends on JSON).
 pub struct PlanLimits {
     by_plan: HashMap<String, LimitsJson>,
-    /// A plan no longer configured is unlimited (see [`Plans::limits`]).
-    unlimited: LimitsJson,
+    /// For a plan no longer configured (see [`Plans::limits`]).
+    unconfigured: LimitsJson,
 }
 
 impl PlanLimits {
@@ -144,12 +143,12 @@ impl PlanLimits {
                 .iter()
                 .map(|(name, plan)| (name.clone(), LimitsJson::of(&plan.limits)))
                 .collect(),
-            unlimited: LimitsJson::of(&Limits::default()),
+            unconfigured: LimitsJson::of(&plans::UNCONFIGURED),
         }
     }
 
     pub fn of(&self, plan: &str) -> LimitsJson {
-        self.by_plan.get(plan).unwrap_or(&self.unlimited).clone()
+        self.by_plan.get(plan).unwrap_or(&self.unconfigured).clone()
     }
 }
 
@@ -170,6 +169,7 @@ impl Serialize for LimitsJson {
     }
 }
 
+/// A workspace with its ETag; `limits` from the configured plans.
 pub fn versioned(
     state: &AppState,
     status: StatusCode,

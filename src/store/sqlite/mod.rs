@@ -59,7 +59,6 @@ impl SqliteDb {
                 Synchronous::Full => "FULL",
             }
         ))?;
-        writer.set_prepared_statement_cache_capacity(16);
         migrate(&mut writer)?;
         // Start from an empty WAL: one left long by a crash or a bulk load
         // (`admin seed-bench`) would otherwise slow every page lookup until

@@ -99,8 +99,10 @@ impl WriterState {
         }
     }
 
-    fn run(&self, sql: &str) -> rusqlite::Result<()> {
-        self.conn.prepare_cached(sql)?.execute([]).map(|_| ())
+    /// A transaction-control statement, through the connection's kept
+    /// statements like every other.
+    fn run(&self, sql: &str) -> Result<(), DbError> {
+        super::execute(&self.conn, sql, &[]).map(|_| ())
     }
 
     /// Ends the open batch, if any: COMMIT (or ROLLBACK when nothing in it
@@ -116,11 +118,10 @@ impl WriterState {
                 "the write batch was rolled back after an error in one of its transactions".into(),
             ))
         } else if batch.members == 0 {
-            self.run("ROLLBACK").map_err(DbError::from)
+            self.run("ROLLBACK")
         } else {
-            self.run("COMMIT").map_err(|e| {
+            self.run("COMMIT").inspect_err(|_| {
                 let _ = self.run("ROLLBACK");
-                DbError::from(e)
             })
         };
         writer.batch_open.store(false, SeqCst);
