@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
+pub mod json;
 pub mod logos;
 pub mod members;
 pub mod metrics;

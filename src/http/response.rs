@@ -45,12 +45,12 @@ impl<T: Serialize> IntoResponse for ListResponse<T> {
     }
 }
 
-/// Serializes into a buffer sized for the body at once (`axum::Json`
-/// starts at 128 bytes and regrows several times for a workspace).
+/// Serializes (with [`super::json`]) into a buffer sized for the body at
+/// once (`axum::Json` starts at 128 bytes and regrows several times for a
+/// workspace).
 pub fn json<T: Serialize>(status: StatusCode, body: &T, capacity: usize) -> Response {
-    let mut buf = Vec::with_capacity(capacity);
-    match serde_json::to_writer(&mut buf, body) {
-        Ok(()) => {
+    match super::json::to_vec(body, capacity) {
+        Ok(buf) => {
             let mut resp = Response::new(Body::from(buf));
             *resp.status_mut() = status;
             let headers = resp.headers_mut();
