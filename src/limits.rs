@@ -3,7 +3,9 @@
 //!
 //! Strict limits (`workspace_create`, `organization_create`, `join`,
 //! `login`) count every event in the database, inside the write they guard
-//! where there is one. The `requests` limit counts every authenticated
+//! where there is one; a failed login is counted before its password is
+//! checked ([`RateLimiter::reserve`]), so guesses in flight cannot go past
+//! the limit. The `requests` limit counts every authenticated
 //! request; writing each one through would cost a database write per read,
 //! so each replica counts locally and adds its count to the shared window
 //! counter every [`FLUSH_EVERY`]; the decision uses the shared count last
@@ -120,18 +122,6 @@ impl RateLimiter {
         }
     }
 
-    /// Whether `key` is already at its limit (without counting).
-    pub async fn peek(&self, key: &str, spec: RateSpec) -> Result<RateInfo, Error> {
-        let now = now_ms();
-        let window = window_start(spec, now);
-        let count = self.store.read_counter(key, window).await?;
-        let i = info(spec, count, window, now);
-        if count as u64 >= spec.count {
-            return Err(Error::RateLimited(i));
-        }
-        Ok(i)
-    }
-
     /// Counts one event of `key`; refuses it when over the limit.
     pub async fn hit(&self, key: &str, spec: RateSpec) -> Result<RateInfo, Error> {
         let now = now_ms();
@@ -143,4 +133,44 @@ impl RateLimiter {
         }
         Ok(i)
     }
+
+    /// Counts an attempt of `key` before it is known whether it counts (a
+    /// login, before its password is checked), so attempts in flight on
+    /// every replica take their places in the limit at once: the counter
+    /// goes up in the database in one statement, and an attempt that finds
+    /// it past the limit takes its count back and is refused. An attempt
+    /// that turns out not to count (a login that succeeds) gives its place
+    /// back with [`RateLimiter::release`].
+    pub async fn reserve(&self, key: &str, spec: RateSpec) -> Result<Reservation, Error> {
+        let now = now_ms();
+        let window = window_start(spec, now);
+        let count = self.store.add_to_counter(key, window, 1).await?;
+        if count as u64 > spec.count {
+            self.store.add_to_counter(key, window, -1).await?;
+            return Err(Error::RateLimited(info(spec, count, window, now)));
+        }
+        Ok(Reservation {
+            key: key.to_owned(),
+            spec,
+            window,
+            info: info(spec, count, window, now),
+        })
+    }
+
+    /// Gives a reserved place back; the limit's state after it.
+    pub async fn release(&self, r: Reservation) -> Result<RateInfo, Error> {
+        let count = self.store.add_to_counter(&r.key, r.window, -1).await?;
+        Ok(info(r.spec, count, r.window, now_ms()))
+    }
+}
+
+/// A place taken in a limit by [`RateLimiter::reserve`]: it counts unless
+/// released. Released in the window it was taken in, whenever that is.
+#[derive(Debug)]
+pub struct Reservation {
+    key: String,
+    spec: RateSpec,
+    window: Millis,
+    /// The limit's state with this attempt counted.
+    pub info: RateInfo,
 }

@@ -16,6 +16,7 @@ use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
 use crate::auth;
 use crate::domain::account::{self, TokenKind, User, SERVICE_SCOPES};
+use crate::domain::error::RateInfo;
 use crate::domain::time::{self, now_ms, DAY};
 use crate::domain::validation::{FieldError, Validator};
 use crate::domain::Error;
@@ -223,9 +224,17 @@ pub async fn login(
     let spec = state.config.rate_limits.login;
     let by_email = format!("login:email:{}", req.email.trim().to_lowercase());
     let by_addr = format!("login:addr:{}", client_addr(&state, peer, &headers));
-    let a = state.limiter.peek(&by_email, spec).await?;
-    let b = state.limiter.peek(&by_addr, spec).await?;
-    report_rate(if a.remaining <= b.remaining { a } else { b });
+    // Every attempt takes its place in both limits before its password is
+    // checked, and gives it back if the password is right: concurrent
+    // guesses never check more passwords than the limit allows.
+    let by_email = state.limiter.reserve(&by_email, spec).await?;
+    let by_addr = match state.limiter.reserve(&by_addr, spec).await {
+        Ok(r) => r,
+        Err(e) => {
+            state.limiter.release(by_email).await?;
+            return Err(e.into());
+        }
+    };
     let found = state.store.user_by_email(req.email.trim()).await?;
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), Some(h)),
@@ -233,23 +242,29 @@ pub async fn login(
     };
     if auth::verify_password(req.password, hash).await {
         let user = user.expect("verified against a stored hash");
+        let a = state.limiter.release(by_email).await?;
+        let b = state.limiter.release(by_addr).await?;
+        report_rate(tighter(a, b));
         let token = new_session(&state, &user).await?;
         return Ok(axum::Json(SessionResponse {
             user: UserResponse::from(&user),
             token,
         }));
     }
-    let a = state.limiter.hit(&by_email, spec).await;
-    let b = state.limiter.hit(&by_addr, spec).await;
-    if let (Ok(a), Ok(b)) = (&a, &b) {
-        report_rate(if a.remaining <= b.remaining { *a } else { *b });
-    }
-    a?;
-    b?;
+    report_rate(tighter(by_email.info, by_addr.info));
     Err(ApiError::new(
         Code::Unauthenticated,
         "The email or the password is wrong.",
     ))
+}
+
+/// Of two limits' states, the one with fewer requests left.
+fn tighter(a: RateInfo, b: RateInfo) -> RateInfo {
+    if a.remaining <= b.remaining {
+        a
+    } else {
+        b
+    }
 }
 
 /// Revokes the token this request presents.

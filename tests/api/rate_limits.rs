@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use workspaced::config::RateSpec;
+use workspaced::store::db::Backend;
 
 use crate::helpers::*;
 
@@ -89,6 +90,73 @@ async fn failed_logins_are_limited_per_email() {
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.header("ratelimit-limit"), Some("3"));
+}
+
+/// Guesses in flight at once check no more passwords than the limit
+/// allows: each takes its place in the limit before its password is
+/// checked. Checked by the counter, which must end at the number of failed
+/// logins answered (before, every guess in flight was checked and counted,
+/// and only then refused). On PostgreSQL half of them go through a second
+/// replica; on SQLite, whose replicas are separate processes, two stores in
+/// one test process would block each other's threads on the file's lock.
+#[tokio::test]
+async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replicas() {
+    let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("3/1d").unwrap()).await;
+    let other = match app.store.backend() {
+        Backend::Postgres => Some(workspaced::app::build_router(replica(&app).await)),
+        Backend::Sqlite => None,
+    };
+    let ada = app.signup("Ada").await;
+    let wrong = json!({"email": ada.email, "password": "wrong password!"});
+    let guesses = (0..12).map(|i| {
+        let (app, other, wrong) = (&app, &other, wrong.clone());
+        async move {
+            match other {
+                Some(other) if i % 2 == 1 => login_router(other, wrong).await,
+                _ => app
+                    .call("POST", "/v1/auth/login", None, Some(wrong))
+                    .await
+                    .status
+                    .as_u16(),
+            }
+        }
+    });
+    let statuses = futures_util::future::join_all(guesses).await;
+    let count = |s: u16| statuses.iter().filter(|&&x| x == s).count();
+    assert_eq!((count(401), count(429)), (3, 9), "{statuses:?}");
+    let spec = RateSpec::parse("3/1d").unwrap();
+    let window =
+        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
+    let key = format!("login:email:{}", ada.email.to_lowercase());
+    assert_eq!(app.store.read_counter(&key, window).await.unwrap(), 3);
+    // The right password is refused too while the limit is full.
+    app.call(
+        "POST",
+        "/v1/auth/login",
+        None,
+        Some(json!({"email": ada.email, "password": "correct horse battery"})),
+    )
+    .await
+    .assert_problem(429, "rate_limited");
+}
+
+/// A successful login gives its place back: only failed logins count.
+#[tokio::test]
+async fn successful_logins_do_not_count() {
+    let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("2/1d").unwrap()).await;
+    let ada = app.signup("Ada").await;
+    let right = json!({"email": ada.email, "password": "correct horse battery"});
+    for _ in 0..5 {
+        let r = app
+            .call("POST", "/v1/auth/login", None, Some(right.clone()))
+            .await;
+        r.assert(200);
+        assert_eq!(r.header("ratelimit-remaining"), Some("2"));
+    }
+    let wrong = json!({"email": ada.email, "password": "wrong password!"});
+    let r = app.call("POST", "/v1/auth/login", None, Some(wrong)).await;
+    r.assert_problem(401, "unauthenticated");
+    assert_eq!(r.header("ratelimit-remaining"), Some("1"));
 }
 
 #[tokio::test]
@@ -189,6 +257,17 @@ async fn call_router(
         .method("POST")
         .uri(path)
         .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap();
+    router.clone().oneshot(req).await.unwrap().status().as_u16()
+}
+
+async fn login_router(router: &axum::Router, body: serde_json::Value) -> u16 {
+    use tower::ServiceExt;
+    let req = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/auth/login")
         .header("content-type", "application/json")
         .body(axum::body::Body::from(body.to_string()))
         .unwrap();
