@@ -57,7 +57,10 @@ impl AppState {
         store.set_plans(config.plans.clone());
         let limiter = Arc::new(RateLimiter::new(store.clone(), config.rate_limits.clone()));
         Ok(AppState(Arc::new(Shared {
-            admin_token_hash: config.admin_token.as_deref().map(crate::auth::token_hash),
+            admin_token_hash: config
+                .admin_token
+                .as_ref()
+                .map(|t| crate::auth::token_hash(&t.0)),
             store,
             limiter,
             metrics: Arc::default(),

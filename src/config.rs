@@ -20,7 +20,7 @@ pub struct Config {
     /// uses SQLite in `data_dir`.
     pub database_url: Option<String>,
     /// A platform-admin token (at least 32 characters).
-    pub admin_token: Option<String>,
+    pub admin_token: Option<SecretString>,
     /// Base64 of 32 bytes; replicas sharing a database must share it.
     /// Default: `data_dir/secret.key`, generated on first start.
     pub secret_key: Option<SecretString>,
@@ -270,7 +270,7 @@ impl Config {
             self.database_url = Some(v);
         }
         if let Some(v) = get("WORKSPACED_ADMIN_TOKEN") {
-            self.admin_token = Some(v);
+            self.admin_token = Some(SecretString(v));
         }
         if let Some(v) = get("WORKSPACED_SECRET_KEY") {
             self.secret_key = Some(SecretString(v));
@@ -348,7 +348,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), String> {
-        if let Some(t) = &self.admin_token {
+        if let Some(SecretString(t)) = &self.admin_token {
             if t.len() < 32 {
                 return Err("admin_token must be at least 32 characters".into());
             }
@@ -460,6 +460,21 @@ mod tests {
         let env: HashMap<_, _> =
             [("WORKSPACED_ADMIN_TOKEN".to_string(), "short".to_string())].into();
         assert!(Config::load(None, &env, &Overrides::default()).is_err());
+    }
+
+    #[test]
+    fn secrets_never_show_in_the_configuration_debug_output() {
+        let admin = "an-admin-token-of-at-least-32-characters";
+        let key = "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE=";
+        let env: HashMap<_, _> = [
+            ("WORKSPACED_ADMIN_TOKEN".to_string(), admin.to_string()),
+            ("WORKSPACED_SECRET_KEY".to_string(), key.to_string()),
+        ]
+        .into();
+        let config = Config::load(None, &env, &Overrides::default()).unwrap();
+        assert_eq!(config.admin_token, Some(SecretString::from(admin)));
+        let shown = format!("{config:?}");
+        assert!(!shown.contains(admin) && !shown.contains(key), "{shown}");
     }
 
     #[test]
