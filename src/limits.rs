@@ -138,12 +138,19 @@ impl RateLimiter {
     /// login, before its password is checked), so attempts in flight on
     /// every replica take their places in the limit at once: the counter
     /// goes up in the database in one statement, and an attempt that finds
-    /// it past the limit takes its count back and is refused. An attempt
+    /// it past the limit takes its count back and is refused (one that
+    /// finds the limit already full is refused before counting). An attempt
     /// that turns out not to count (a login that succeeds) gives its place
     /// back with [`RateLimiter::release`].
     pub async fn reserve(&self, key: &str, spec: RateSpec) -> Result<Reservation, Error> {
         let now = now_ms();
         let window = window_start(spec, now);
+        // A full limit refuses with a read alone: a flood of attempts
+        // against it writes nothing.
+        let seen = self.store.read_counter(key, window).await?;
+        if seen as u64 >= spec.count {
+            return Err(Error::RateLimited(info(spec, seen, window, now)));
+        }
         let count = self.store.add_to_counter(key, window, 1).await?;
         if count as u64 > spec.count {
             self.store.add_to_counter(key, window, -1).await?;
@@ -157,10 +164,18 @@ impl RateLimiter {
         })
     }
 
-    /// Gives a reserved place back; the limit's state after it.
-    pub async fn release(&self, r: Reservation) -> Result<RateInfo, Error> {
-        let count = self.store.add_to_counter(&r.key, r.window, -1).await?;
-        Ok(info(r.spec, count, r.window, now_ms()))
+    /// Gives a reserved place back; the limit's state after it. Should the
+    /// database fail here, the place stays taken (the limit only gets
+    /// stricter until its window ends): logged, and the state as reserved
+    /// is returned, so the answer that released it still goes out.
+    pub async fn release(&self, r: Reservation) -> RateInfo {
+        match self.store.add_to_counter(&r.key, r.window, -1).await {
+            Ok(count) => info(r.spec, count, r.window, now_ms()),
+            Err(e) => {
+                tracing::warn!(error = %e, key = %r.key, "rate limit place not given back");
+                r.info
+            }
+        }
     }
 }
 

@@ -231,7 +231,7 @@ pub async fn login(
     let by_addr = match state.limiter.reserve(&by_addr, spec).await {
         Ok(r) => r,
         Err(e) => {
-            state.limiter.release(by_email).await?;
+            state.limiter.release(by_email).await;
             return Err(e.into());
         }
     };
@@ -242,8 +242,8 @@ pub async fn login(
     };
     if auth::verify_password(req.password, hash).await {
         let user = user.expect("verified against a stored hash");
-        let a = state.limiter.release(by_email).await?;
-        let b = state.limiter.release(by_addr).await?;
+        let a = state.limiter.release(by_email).await;
+        let b = state.limiter.release(by_addr).await;
         report_rate(tighter(a, b));
         let token = new_session(&state, &user).await?;
         return Ok(axum::Json(SessionResponse {
