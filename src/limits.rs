@@ -153,7 +153,11 @@ impl RateLimiter {
         }
         let count = self.store.add_to_counter(key, window, 1).await?;
         if count as u64 > spec.count {
-            self.store.add_to_counter(key, window, -1).await?;
+            // Should this fail, the count stays one too high until the
+            // window ends: stricter, never looser; still a 429.
+            if let Err(e) = self.store.add_to_counter(key, window, -1).await {
+                tracing::warn!(error = %e, "rate limit count not taken back");
+            }
             return Err(Error::RateLimited(info(spec, count, window, now)));
         }
         Ok(Reservation {
@@ -172,7 +176,8 @@ impl RateLimiter {
         match self.store.add_to_counter(&r.key, r.window, -1).await {
             Ok(count) => info(r.spec, count, r.window, now_ms()),
             Err(e) => {
-                tracing::warn!(error = %e, key = %r.key, "rate limit place not given back");
+                // Not the key: it holds an email address.
+                tracing::warn!(error = %e, "rate limit place not given back");
                 r.info
             }
         }

@@ -226,7 +226,9 @@ pub async fn login(
     let by_addr = format!("login:addr:{}", client_addr(&state, peer, &headers));
     // Every attempt takes its place in both limits before its password is
     // checked, and gives it back if the password is right: concurrent
-    // guesses never check more passwords than the limit allows.
+    // guesses never check more passwords than the limit allows. (A request
+    // dropped in between, its client gone, keeps its places: counted as
+    // a failure, the safe side.)
     let by_email = state.limiter.reserve(&by_email, spec).await?;
     let by_addr = match state.limiter.reserve(&by_addr, spec).await {
         Ok(r) => r,
@@ -235,7 +237,15 @@ pub async fn login(
             return Err(e.into());
         }
     };
-    let found = state.store.user_by_email(req.email.trim()).await?;
+    let found = match state.store.user_by_email(req.email.trim()).await {
+        Ok(found) => found,
+        Err(e) => {
+            // No password was checked: not a failed login.
+            state.limiter.release(by_email).await;
+            state.limiter.release(by_addr).await;
+            return Err(e.into());
+        }
+    };
     let (user, hash) = match found {
         Some((u, h)) => (Some(u), Some(h)),
         None => (None, None),

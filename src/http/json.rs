@@ -426,6 +426,9 @@ impl<'a, 'b> Compound<'a, 'b> {
     /// answer was half the cost of writing a list of workspaces' strings.
     fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<(), Error> {
         if self.raw {
+            if key != RAW_VALUE_TOKEN {
+                return Err(not_raw());
+            }
             return value.serialize(RawText { out: self.w.out });
         }
         debug_assert!(
@@ -885,6 +888,21 @@ mod tests {
             after: 2,
         });
         same(&[&raw, &raw]);
+    }
+
+    #[test]
+    fn a_raw_value_under_another_field_name_is_refused() {
+        struct NotRaw;
+        impl Serialize for NotRaw {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeStruct;
+                let mut st = s.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+                st.serialize_field("other", "{}")?;
+                st.end()
+            }
+        }
+        assert!(to_vec(&NotRaw, 0).is_err());
+        assert!(serde_json::to_vec(&NotRaw).is_err());
     }
 
     #[test]

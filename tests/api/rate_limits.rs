@@ -107,6 +107,11 @@ async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replic
         Backend::Sqlite => None,
     };
     let ada = app.signup("Ada").await;
+    // The day's window the guesses land in, taken before them (taken
+    // after, a run just past midnight UTC would look at the next day's).
+    let spec = RateSpec::parse("3/1d").unwrap();
+    let window =
+        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
     let wrong = json!({"email": ada.email, "password": "wrong password!"});
     let guesses = (0..12).map(|i| {
         let (app, other, wrong) = (&app, &other, wrong.clone());
@@ -124,9 +129,6 @@ async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replic
     let statuses = futures_util::future::join_all(guesses).await;
     let count = |s: u16| statuses.iter().filter(|&&x| x == s).count();
     assert_eq!((count(401), count(429)), (3, 9), "{statuses:?}");
-    let spec = RateSpec::parse("3/1d").unwrap();
-    let window =
-        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
     let key = format!("login:email:{}", ada.email.to_lowercase());
     assert_eq!(app.store.read_counter(&key, window).await.unwrap(), 3);
     // The right password is refused too while the limit is full.
@@ -138,6 +140,46 @@ async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replic
     )
     .await
     .assert_problem(429, "rate_limited");
+}
+
+/// A login refused by the address limit gives back the place it took in
+/// its email's limit: that email had no failed login.
+#[tokio::test]
+async fn a_login_refused_by_its_address_leaves_its_email_uncounted() {
+    let spec = RateSpec::parse("2/1d").unwrap();
+    let app = TestApp::spawn_with(|c| c.rate_limits.login = spec).await;
+    let window =
+        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
+    let (ada, bob) = (app.signup("Ada").await, app.signup("Bob").await);
+    // Test requests share one client address: Ada's two failures fill it.
+    for _ in 0..2 {
+        app.call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": ada.email, "password": "wrong password!"})),
+        )
+        .await
+        .assert_problem(401, "unauthenticated");
+    }
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(json!({"email": bob.email, "password": "wrong password!"})),
+        )
+        .await;
+    r.assert_problem(429, "rate_limited");
+    assert_eq!(r.header("ratelimit-remaining"), Some("0"));
+    assert!(r.header("retry-after").is_some());
+    let count = |email: &str| {
+        let key = format!("login:email:{}", email.to_lowercase());
+        let store = app.store.clone();
+        async move { store.read_counter(&key, window).await.unwrap() }
+    };
+    assert_eq!(count(&bob.email).await, 0);
+    assert_eq!(count(&ada.email).await, 2);
 }
 
 /// A successful login gives its place back: only failed logins count.
