@@ -17,8 +17,8 @@ pub struct Config {
     /// Where the SQLite database and the generated secret key live.
     pub data_dir: PathBuf,
     /// `postgres://...` switches to PostgreSQL; `sqlite://path` or unset
-    /// uses SQLite in `data_dir`.
-    pub database_url: Option<String>,
+    /// uses SQLite in `data_dir`. A secret: it may hold a password.
+    pub database_url: Option<SecretString>,
     /// A platform-admin token (at least 32 characters).
     pub admin_token: Option<SecretString>,
     /// Base64 of 32 bytes; replicas sharing a database must share it.
@@ -243,7 +243,7 @@ impl Config {
             cfg.data_dir = v.clone();
         }
         if let Some(v) = &flags.database_url {
-            cfg.database_url = Some(v.clone());
+            cfg.database_url = Some(SecretString(v.clone()));
         }
         cfg.validate()?;
         Ok(cfg)
@@ -267,7 +267,7 @@ impl Config {
             self.data_dir = v.into();
         }
         if let Some(v) = get("DATABASE_URL").or_else(|| get("WORKSPACED_DATABASE_URL")) {
-            self.database_url = Some(v);
+            self.database_url = Some(SecretString(v));
         }
         if let Some(v) = get("WORKSPACED_ADMIN_TOKEN") {
             self.admin_token = Some(SecretString(v));
@@ -466,15 +466,20 @@ mod tests {
     fn secrets_never_show_in_the_configuration_debug_output() {
         let admin = "an-admin-token-of-at-least-32-characters";
         let key = "c2VjcmV0LWtleS1vZi10aGlydHktdHdvLWJ5dGVzISE=";
+        let url = "postgres://app:db-password@127.0.0.1:5432/app";
         let env: HashMap<_, _> = [
             ("WORKSPACED_ADMIN_TOKEN".to_string(), admin.to_string()),
             ("WORKSPACED_SECRET_KEY".to_string(), key.to_string()),
+            ("DATABASE_URL".to_string(), url.to_string()),
         ]
         .into();
         let config = Config::load(None, &env, &Overrides::default()).unwrap();
         assert_eq!(config.admin_token, Some(SecretString::from(admin)));
+        assert_eq!(config.database_url, Some(SecretString::from(url)));
         let shown = format!("{config:?}");
-        assert!(!shown.contains(admin) && !shown.contains(key), "{shown}");
+        for secret in [admin, key, "db-password"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

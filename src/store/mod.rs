@@ -55,7 +55,7 @@ impl Store {
     /// Connects to the configured database and applies pending migrations.
     /// An unknown URL scheme is an error, never a silent new SQLite file.
     pub async fn connect(cfg: &Config) -> Result<Store, DbError> {
-        match cfg.database_url.as_deref() {
+        match cfg.database_url.as_ref().map(|u| u.0.as_str()) {
             None => Store::open_sqlite(&cfg.data_dir.join("workspaced.db"), cfg),
             Some(url) if url.starts_with("sqlite://") => {
                 Store::open_sqlite(Path::new(url.trim_start_matches("sqlite://")), cfg)
