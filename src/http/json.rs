@@ -169,22 +169,21 @@ fn write_int<I: itoa::Integer>(out: &mut Vec<u8>, v: I) {
     out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
-/// Floats as serde_json writes them: non-finite ones as `null`, the rest
+/// A float as serde_json writes it: a non-finite one as `null`, the rest
 /// in the shortest form that reads back the same (serde_json's own crate).
-fn write_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
+fn write_float<F: zmij::Float>(out: &mut Vec<u8>, v: F, finite: bool) {
+    if finite {
         out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
     } else {
         out.extend_from_slice(b"null");
     }
 }
 
-fn write_f32(out: &mut Vec<u8>, v: f32) {
-    if v.is_finite() {
-        out.extend_from_slice(zmij::Buffer::new().format_finite(v).as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
-    }
+/// `{"variant":`, which the variant's value and a `}` follow.
+fn open_variant(out: &mut Vec<u8>, variant: &str) {
+    out.push(b'{');
+    write_str(out, variant);
+    out.push(b':');
 }
 
 impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
@@ -244,11 +243,11 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
         Ok(())
     }
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        write_f32(self.out, v);
+        write_float(self.out, v, v.is_finite());
         Ok(())
     }
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        write_f64(self.out, v);
+        write_float(self.out, v, v.is_finite());
         Ok(())
     }
     fn serialize_char(self, v: char) -> Result<(), Error> {
@@ -302,9 +301,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         value.serialize(&mut *self)?;
         self.out.push(b'}');
         Ok(())
@@ -329,9 +326,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         let mut c = self.serialize_seq(Some(len))?;
         c.variant = true;
         Ok(c)
@@ -342,11 +337,8 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
     fn serialize_struct(self, name: &'static str, len: usize) -> Result<Compound<'a, 'b>, Error> {
         if name == RAW_VALUE_TOKEN {
             return Ok(Compound {
-                w: self,
-                first: true,
-                close: 0,
-                variant: false,
                 raw: true,
+                ..Compound::new(self, 0)
             });
         }
         self.serialize_map(Some(len))
@@ -358,9 +350,7 @@ impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
         variant: &'static str,
         len: usize,
     ) -> Result<Compound<'a, 'b>, Error> {
-        self.out.push(b'{');
-        write_str(self.out, variant);
-        self.out.push(b':');
+        open_variant(self.out, variant);
         let mut c = self.serialize_map(Some(len))?;
         c.variant = true;
         Ok(c)
@@ -380,19 +370,7 @@ pub struct Compound<'a, 'b> {
 }
 
 impl<'a, 'b> Compound<'a, 'b> {
-    fn open(w: &'a mut Writer<'b>, open: u8, close: u8, len: Option<usize>) -> Self {
-        w.out.push(open);
-        if len == Some(0) {
-            // serde_json closes an empty one here; `end` then writes nothing.
-            w.out.push(close);
-            return Compound {
-                w,
-                first: true,
-                close: 0,
-                variant: false,
-                raw: false,
-            };
-        }
+    fn new(w: &'a mut Writer<'b>, close: u8) -> Self {
         Compound {
             w,
             first: true,
@@ -400,6 +378,16 @@ impl<'a, 'b> Compound<'a, 'b> {
             variant: false,
             raw: false,
         }
+    }
+
+    fn open(w: &'a mut Writer<'b>, open: u8, close: u8, len: Option<usize>) -> Self {
+        w.out.push(open);
+        if len == Some(0) {
+            // serde_json closes an empty one here; `end` then writes nothing.
+            w.out.push(close);
+            return Compound::new(w, 0);
+        }
+        Compound::new(w, close)
     }
 
     fn separate(&mut self) {
@@ -622,22 +610,10 @@ impl ser::Serializer for MapKey<'_> {
         serialize_i64: i64, serialize_i128: i128, serialize_u8: u8, serialize_u16: u16,
         serialize_u32: u32, serialize_u64: u64, serialize_u128: u128);
     fn serialize_f32(self, v: f32) -> Result<(), Error> {
-        if !v.is_finite() {
-            return Err(float_key_must_be_finite());
-        }
-        self.out.push(b'"');
-        write_f32(self.out, v);
-        self.out.push(b'"');
-        Ok(())
+        quoted_float(self.out, v, v.is_finite())
     }
     fn serialize_f64(self, v: f64) -> Result<(), Error> {
-        if !v.is_finite() {
-            return Err(float_key_must_be_finite());
-        }
-        self.out.push(b'"');
-        write_f64(self.out, v);
-        self.out.push(b'"');
-        Ok(())
+        quoted_float(self.out, v, v.is_finite())
     }
     refused!(key_must_be_a_string: serialize_bytes(&[u8]), serialize_none(), serialize_unit(),
         serialize_unit_struct(&'static str));
@@ -661,8 +637,17 @@ impl ser::Serializer for MapKey<'_> {
     }
 }
 
-fn float_key_must_be_finite() -> Error {
-    Error("float key must be finite (got NaN or +/-inf)".to_owned())
+/// A float map key: quoted, and finite (as serde_json requires).
+fn quoted_float<F: zmij::Float>(out: &mut Vec<u8>, v: F, finite: bool) -> Result<(), Error> {
+    if !finite {
+        return Err(Error(
+            "float key must be finite (got NaN or +/-inf)".to_owned(),
+        ));
+    }
+    out.push(b'"');
+    write_float(out, v, true);
+    out.push(b'"');
+    Ok(())
 }
 
 /// The one field of a `RawValue`: JSON text, written as it is.

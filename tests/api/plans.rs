@@ -17,6 +17,17 @@ async fn put(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> Tes
     app.call("PUT", path, token, Some(body)).await
 }
 
+/// The platform admin puts `ws` on `plan`.
+async fn set_plan(app: &TestApp, ws: &Value, plan: &str) -> TestResponse {
+    put(
+        app,
+        &plan_path(ws),
+        Some(ADMIN_TOKEN),
+        json!({ "plan": plan }),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn the_platform_admin_sets_plans_and_trials_start() {
     let app = TestApp::spawn().await;
@@ -24,13 +35,7 @@ async fn the_platform_admin_sets_plans_and_trials_start() {
     let ws = app.workspace(&ada, "Growth").await;
     assert_eq!(ws["plan"], "free");
     assert_eq!(ws["trial_ends_at"], Value::Null);
-    let r = put(
-        &app,
-        &plan_path(&ws),
-        Some(ADMIN_TOKEN),
-        json!({"plan": "pro"}),
-    )
-    .await;
+    let r = set_plan(&app, &ws, "pro").await;
     r.assert(200);
     assert_eq!(r.body["plan"], "pro");
     assert_eq!(r.body["limits"]["max_members"], 1000);
@@ -77,13 +82,7 @@ async fn only_the_platform_admin_sets_plans_and_only_known_ones() {
     put(&app, &plan_path(&ws), None, json!({"plan": "pro"}))
         .await
         .assert_problem(401, "unauthenticated");
-    let r = put(
-        &app,
-        &plan_path(&ws),
-        Some(ADMIN_TOKEN),
-        json!({"plan": "platinum"}),
-    )
-    .await;
+    let r = set_plan(&app, &ws, "platinum").await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["plan"]);
     let r = put(&app, &plan_path(&ws), Some(ADMIN_TOKEN), json!({})).await;
@@ -155,13 +154,7 @@ async fn configured_plans_set_the_limits_and_cap_members() {
         )
         .await;
     assert_eq!(w.body["member_count"], 2);
-    let r = put(
-        &app,
-        &plan_path(&ws),
-        Some(ADMIN_TOKEN),
-        json!({"plan": "team"}),
-    )
-    .await;
+    let r = set_plan(&app, &ws, "team").await;
     r.assert(200);
     assert_eq!(r.body["limits"]["max_members"], 3);
     assert!(r.body["trial_ends_at"].is_string());
@@ -170,14 +163,7 @@ async fn configured_plans_set_the_limits_and_cap_members() {
         .await
         .unwrap();
     // Concurrent adds on the last seat(s): never more than the limit.
-    put(
-        &app,
-        &plan_path(&ws),
-        Some(ADMIN_TOKEN),
-        json!({"plan": "free"}),
-    )
-    .await
-    .assert(200);
+    set_plan(&app, &ws, "free").await.assert(200);
     let a = app.signup("A").await;
     assert!(matches!(
         app.store
@@ -230,13 +216,7 @@ async fn a_plan_taken_out_of_the_configuration_leaves_its_workspaces_unlimited()
     .await;
     let ada = app.signup("Ada").await;
     let ws = app.workspace(&ada, "Old deal").await;
-    let r = put(
-        &app,
-        &plan_path(&ws),
-        Some(ADMIN_TOKEN),
-        json!({"plan": "legacy"}),
-    )
-    .await;
+    let r = set_plan(&app, &ws, "legacy").await;
     r.assert(200);
     assert_eq!(r.body["limits"]["max_members"], 2);
 

@@ -7,6 +7,10 @@ use workspaced::store::db::Backend;
 
 use crate::helpers::*;
 
+/// The password `signup` sets, and a wrong one.
+const RIGHT: &str = "correct horse battery";
+const WRONG: &str = "wrong password!";
+
 #[tokio::test]
 async fn workspace_creation_is_limited_per_user_with_headers() {
     let app =
@@ -73,20 +77,12 @@ async fn refused_creates_do_not_count() {
 async fn failed_logins_are_limited_per_email() {
     let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("3/1d").unwrap()).await;
     let ada = app.signup("Ada").await;
-    let wrong = json!({"email": ada.email, "password": "wrong password!"});
     for _ in 0..3 {
-        app.call("POST", "/v1/auth/login", None, Some(wrong.clone()))
+        login(&app, &ada.email, WRONG)
             .await
             .assert_problem(401, "unauthenticated");
     }
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": "correct horse battery"})),
-        )
-        .await;
+    let r = login(&app, &ada.email, RIGHT).await;
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     assert_eq!(r.header("ratelimit-limit"), Some("3"));
@@ -101,45 +97,33 @@ async fn failed_logins_are_limited_per_email() {
 /// one test process would block each other's threads on the file's lock.
 #[tokio::test]
 async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replicas() {
-    let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("3/1d").unwrap()).await;
+    let spec = RateSpec::parse("3/1d").unwrap();
+    let app = TestApp::spawn_with(|c| c.rate_limits.login = spec).await;
     let other = match app.store.backend() {
         Backend::Postgres => Some(workspaced::app::build_router(replica(&app).await)),
         Backend::Sqlite => None,
     };
     let ada = app.signup("Ada").await;
-    // The day's window the guesses land in, taken before them (taken
-    // after, a run just past midnight UTC would look at the next day's).
-    let spec = RateSpec::parse("3/1d").unwrap();
-    let window =
-        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
-    let wrong = json!({"email": ada.email, "password": "wrong password!"});
+    let window = todays_window(spec);
     let guesses = (0..12).map(|i| {
-        let (app, other, wrong) = (&app, &other, wrong.clone());
+        let (app, other, email) = (&app, &other, &ada.email);
         async move {
-            match other {
-                Some(other) if i % 2 == 1 => login_router(other, wrong).await,
-                _ => app
-                    .call("POST", "/v1/auth/login", None, Some(wrong))
-                    .await
-                    .status
-                    .as_u16(),
+            // Every other guess through the second replica, if there is one.
+            if let Some(other) = other.as_ref().filter(|_| i % 2 == 1) {
+                let body = Some(login_body(email, WRONG));
+                return router_status(other, "POST", "/v1/auth/login", None, body).await;
             }
+            login(app, email, WRONG).await.status.as_u16()
         }
     });
     let statuses = futures_util::future::join_all(guesses).await;
     let count = |s: u16| statuses.iter().filter(|&&x| x == s).count();
     assert_eq!((count(401), count(429)), (3, 9), "{statuses:?}");
-    let key = format!("login:email:{}", ada.email.to_lowercase());
-    assert_eq!(app.store.read_counter(&key, window).await.unwrap(), 3);
+    assert_eq!(failed_logins(&app, &ada.email, window).await, 3);
     // The right password is refused too while the limit is full.
-    app.call(
-        "POST",
-        "/v1/auth/login",
-        None,
-        Some(json!({"email": ada.email, "password": "correct horse battery"})),
-    )
-    .await
-    .assert_problem(429, "rate_limited");
+    login(&app, &ada.email, RIGHT)
+        .await
+        .assert_problem(429, "rate_limited");
 }
 
 /// A login refused by the address limit gives back the place it took in
@@ -148,38 +132,20 @@ async fn concurrent_guesses_check_no_more_passwords_than_the_limit_across_replic
 async fn a_login_refused_by_its_address_leaves_its_email_uncounted() {
     let spec = RateSpec::parse("2/1d").unwrap();
     let app = TestApp::spawn_with(|c| c.rate_limits.login = spec).await;
-    let window =
-        workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms());
+    let window = todays_window(spec);
     let (ada, bob) = (app.signup("Ada").await, app.signup("Bob").await);
     // Test requests share one client address: Ada's two failures fill it.
     for _ in 0..2 {
-        app.call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": ada.email, "password": "wrong password!"})),
-        )
-        .await
-        .assert_problem(401, "unauthenticated");
+        login(&app, &ada.email, WRONG)
+            .await
+            .assert_problem(401, "unauthenticated");
     }
-    let r = app
-        .call(
-            "POST",
-            "/v1/auth/login",
-            None,
-            Some(json!({"email": bob.email, "password": "wrong password!"})),
-        )
-        .await;
+    let r = login(&app, &bob.email, WRONG).await;
     r.assert_problem(429, "rate_limited");
     assert_eq!(r.header("ratelimit-remaining"), Some("0"));
     assert!(r.header("retry-after").is_some());
-    let count = |email: &str| {
-        let key = format!("login:email:{}", email.to_lowercase());
-        let store = app.store.clone();
-        async move { store.read_counter(&key, window).await.unwrap() }
-    };
-    assert_eq!(count(&bob.email).await, 0);
-    assert_eq!(count(&ada.email).await, 2);
+    assert_eq!(failed_logins(&app, &bob.email, window).await, 0);
+    assert_eq!(failed_logins(&app, &ada.email, window).await, 2);
 }
 
 /// A successful login gives its place back: only failed logins count.
@@ -187,16 +153,12 @@ async fn a_login_refused_by_its_address_leaves_its_email_uncounted() {
 async fn successful_logins_do_not_count() {
     let app = TestApp::spawn_with(|c| c.rate_limits.login = RateSpec::parse("2/1d").unwrap()).await;
     let ada = app.signup("Ada").await;
-    let right = json!({"email": ada.email, "password": "correct horse battery"});
     for _ in 0..5 {
-        let r = app
-            .call("POST", "/v1/auth/login", None, Some(right.clone()))
-            .await;
+        let r = login(&app, &ada.email, RIGHT).await;
         r.assert(200);
         assert_eq!(r.header("ratelimit-remaining"), Some("2"));
     }
-    let wrong = json!({"email": ada.email, "password": "wrong password!"});
-    let r = app.call("POST", "/v1/auth/login", None, Some(wrong)).await;
+    let r = login(&app, &ada.email, WRONG).await;
     r.assert_problem(401, "unauthenticated");
     assert_eq!(r.header("ratelimit-remaining"), Some("1"));
 }
@@ -250,19 +212,21 @@ async fn creation_limits_hold_across_replicas() {
     app.post("/v1/workspaces", &ada.token, json!({"name": "A2"}))
         .await
         .assert(201);
-    let r = call_router(
+    let r = router_status(
         &other_router,
+        "POST",
         "/v1/workspaces",
-        &ada.token,
-        json!({"name": "B1"}),
+        Some(&ada.token),
+        Some(json!({"name": "B1"})),
     )
     .await;
     assert_eq!(r, 201);
-    let r = call_router(
+    let r = router_status(
         &other_router,
+        "POST",
         "/v1/workspaces",
-        &ada.token,
-        json!({"name": "B2"}),
+        Some(&ada.token),
+        Some(json!({"name": "B2"})),
     )
     .await;
     assert_eq!(r, 429);
@@ -283,45 +247,57 @@ async fn request_counts_are_shared_through_the_database() {
     app.state.limiter.flush().await;
     let router = workspaced::app::build_router(other.clone());
     // The other replica learns the shared count at its next flush.
-    assert_eq!(get_router(&router, "/v1/me", &ada.token).await, 200);
+    assert_eq!(
+        router_status(&router, "GET", "/v1/me", Some(&ada.token), None).await,
+        200
+    );
     other.limiter.flush().await;
-    assert_eq!(get_router(&router, "/v1/me", &ada.token).await, 429);
+    assert_eq!(
+        router_status(&router, "GET", "/v1/me", Some(&ada.token), None).await,
+        429
+    );
 }
 
-async fn call_router(
+/// A request through another replica's router: its status.
+async fn router_status(
     router: &axum::Router,
+    method: &str,
     path: &str,
-    token: &str,
-    body: serde_json::Value,
+    token: Option<&str>,
+    body: Option<serde_json::Value>,
 ) -> u16 {
     use tower::ServiceExt;
-    let req = axum::http::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
+    let mut req = axum::http::Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(b.to_string())),
+        None => req.body(axum::body::Body::empty()),
+    }
+    .unwrap();
     router.clone().oneshot(req).await.unwrap().status().as_u16()
 }
 
-async fn login_router(router: &axum::Router, body: serde_json::Value) -> u16 {
-    use tower::ServiceExt;
-    let req = axum::http::Request::builder()
-        .method("POST")
-        .uri("/v1/auth/login")
-        .header("content-type", "application/json")
-        .body(axum::body::Body::from(body.to_string()))
-        .unwrap();
-    router.clone().oneshot(req).await.unwrap().status().as_u16()
+fn login_body(email: &str, password: &str) -> serde_json::Value {
+    json!({"email": email, "password": password})
 }
 
-async fn get_router(router: &axum::Router, path: &str, token: &str) -> u16 {
-    use tower::ServiceExt;
-    let req = axum::http::Request::builder()
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    router.clone().oneshot(req).await.unwrap().status().as_u16()
+async fn login(app: &TestApp, email: &str, password: &str) -> TestResponse {
+    let body = login_body(email, password);
+    app.call("POST", "/v1/auth/login", None, Some(body)).await
+}
+
+/// Today's window of `spec` (a day's: taken before the requests it is
+/// for, so a run just past midnight UTC does not look at the next day's).
+fn todays_window(spec: RateSpec) -> i64 {
+    workspaced::store::ratelimit::window_start(spec, workspaced::domain::time::now_ms())
+}
+
+/// Failed logins counted for `email` in `window`.
+async fn failed_logins(app: &TestApp, email: &str, window: i64) -> i64 {
+    let key = format!("login:email:{}", email.to_lowercase());
+    app.store.read_counter(&key, window).await.unwrap()
 }

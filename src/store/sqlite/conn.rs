@@ -118,11 +118,12 @@ fn in_order(stmt: &Statement<'_>, sql: &str) -> bool {
     if count > 16 {
         return numbered_in_order(sql, count);
     }
-    (1..=count).all(|i| {
-        stmt.parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .is_some_and(|digits| digits.parse() == Ok(i))
-    })
+    (1..=count).all(|i| number_in_name(stmt, i) == Some(i))
+}
+
+/// N of the `$N` that SQLite numbers `i`.
+fn number_in_name(stmt: &Statement<'_>, i: usize) -> Option<usize> {
+    stmt.parameter_name(i)?.strip_prefix('$')?.parse().ok()
 }
 
 /// SQLite reads `$1` as a *named* parameter and numbers named parameters by
@@ -131,10 +132,7 @@ fn in_order(stmt: &Statement<'_>, sql: &str) -> bool {
 fn bind_by_name(stmt: &mut Statement<'_>, params: &[Value]) -> Result<(), DbError> {
     let count = params.len();
     for i in 1..=count {
-        let n = stmt
-            .parameter_name(i)
-            .and_then(|name| name.strip_prefix('$'))
-            .and_then(|digits| digits.parse::<usize>().ok())
+        let n = number_in_name(stmt, i)
             .filter(|n| (1..=count).contains(n))
             .ok_or_else(|| DbError::Other(format!("parameter {i} is not named $1..${count}")))?;
         stmt.raw_bind_parameter(i, &params[n - 1])
