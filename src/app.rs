@@ -1,6 +1,5 @@
 //! Application state, the router, and the server's lifecycle.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,8 +112,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let shutdown = stop.clone();
     let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
+        http::listener::Listener(listener),
+        app.into_make_service_with_connect_info::<http::listener::PeerAddr>(),
     )
     .with_graceful_shutdown(async move {
         shutdown_signal().await;

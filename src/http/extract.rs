@@ -497,8 +497,8 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
         Ok(ClientAddr(
             parts
                 .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
+                .get::<axum::extract::ConnectInfo<super::listener::PeerAddr>>()
+                .map(|c| c.0 .0),
         ))
     }
 }

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;
 pub mod json;
+pub mod listener;
 pub mod logos;
 pub mod members;
 pub mod metrics;

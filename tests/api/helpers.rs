@@ -17,6 +17,7 @@ use workspaced::app::{build_router, AppState};
 use workspaced::config::{Config, RateSpec};
 use workspaced::domain::ids::{UserId, WorkspaceId};
 use workspaced::domain::roles::Role;
+use workspaced::http::listener::PeerAddr;
 use workspaced::store::Store;
 
 pub const ADMIN_TOKEN: &str = "test-platform-admin-token-0123456789abcdef";
@@ -116,8 +117,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 /// The application over `store`, as the server builds it.
 fn serve(store: Store, cfg: Config) -> (AppState, Router) {
     let state = AppState::new(store, cfg);
-    let router = build_router(state.clone())
-        .layer(MockConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
+    let router = build_router(state.clone()).layer(MockConnectInfo(PeerAddr(SocketAddr::from((
+        [127, 0, 0, 1],
+        40000,
+    )))));
     (state, router)
 }
 
