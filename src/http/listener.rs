@@ -37,6 +37,12 @@ impl axum::serve::Listener for Listener {
 
     async fn accept(&mut self) -> (Coalesced, PeerAddr) {
         let (io, addr) = axum::serve::Listener::accept(&mut self.0).await;
+        // Each answer is written whole (and a round's together, above):
+        // nothing is gained by Nagle's algorithm holding a small segment
+        // back until the previous one is acknowledged.
+        if let Err(e) = io.set_nodelay(true) {
+            tracing::debug!(error = %e, "TCP_NODELAY not set");
+        }
         (Coalesced::new(io), PeerAddr(addr))
     }
 
