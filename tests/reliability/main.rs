@@ -4,6 +4,7 @@
 //! PostgreSQL with `WORKSPACED_TEST_DATABASE=postgres` (see scripts/test.sh).
 
 mod crash;
+mod listener;
 mod replicas;
 mod shutdown;
 mod support;

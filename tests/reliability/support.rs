@@ -73,6 +73,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(db: &Database) -> Server {
+        Server::start_with(db, &[])
+    }
+
+    /// With extra environment variables (configuration).
+    pub fn start_with(db: &Database, env: &[(&str, &str)]) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -94,6 +99,7 @@ impl Server {
         if let Some((_, url)) = &db.pg {
             cmd.env("DATABASE_URL", url);
         }
+        cmd.envs(env.iter().copied());
         let child = cmd.spawn().expect("spawn workspaced");
         let server = Server { child, addr };
         server.wait_ready();
