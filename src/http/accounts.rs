@@ -291,9 +291,12 @@ pub async fn logout(State(state): State<AppState>, caller: Caller) -> Result<Sta
 /// The calling user.
 #[utoipa::path(get, path = "/v1/me", tag = "accounts",
     responses((status = 200, body = UserResponse), (status = 401, body = Problem)))]
-pub async fn get_me(caller: Caller) -> Result<Versioned<UserResponse>, ApiError> {
-    let user = caller.user()?;
-    Ok(Versioned::ok(user.version, UserResponse::from(user)))
+pub async fn get_me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Versioned<UserResponse>, ApiError> {
+    let user = caller.profile(&state).await?;
+    Ok(Versioned::ok(user.version, UserResponse::from(&user)))
 }
 
 /// Renames the calling user.
@@ -306,15 +309,16 @@ pub async fn update_me(
     if_match: IfMatch,
     AppJson(req): AppJson<UpdateMeRequest>,
 ) -> Result<Versioned<UserResponse>, ApiError> {
-    let user = caller.user()?;
+    let id = caller.user()?;
     let Some(raw) = req.name else {
+        let user = caller.profile(&state).await?;
         if if_match.0.is_some_and(|v| v != user.version) {
             return Err(Error::VersionMismatch.into());
         }
-        return Ok(Versioned::ok(user.version, UserResponse::from(user)));
+        return Ok(Versioned::ok(user.version, UserResponse::from(&user)));
     };
     let name = account::user_name(&raw).map_err(|e| Error::Validation(vec![e]))?;
-    let user = state.store.rename_user(&user.id, &name, if_match.0).await?;
+    let user = state.store.rename_user(id, &name, if_match.0).await?;
     Ok(Versioned::ok(user.version, UserResponse::from(&user)))
 }
 
@@ -330,7 +334,7 @@ pub async fn list_tokens(
 ) -> Result<ListResponse<TokenResponse>, ApiError> {
     let user = caller.user()?;
     let page = q.page()?;
-    let result = state.store.list_personal_tokens(&user.id, &page).await?;
+    let result = state.store.list_personal_tokens(user, &page).await?;
     Ok(ListResponse::from_page(result, |t| {
         TokenResponse::from_record(&t, None)
     }))
@@ -362,7 +366,7 @@ pub async fn create_token(
         .store
         .create_token(NewToken {
             kind: TokenKind::Personal,
-            user_id: Some(&user.id),
+            user_id: Some(user),
             name: &name.expect("checked"),
             hash: &auth::token_hash(&secret),
             scopes: &[],
@@ -385,7 +389,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let user = caller.user()?;
-    if state.store.delete_token(&id, Some(&user.id)).await? {
+    if state.store.delete_token(&id, Some(user)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(Error::NotFound.into())

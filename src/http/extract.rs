@@ -29,7 +29,8 @@ use crate::domain::Error;
 pub struct Caller {
     pub token_id: TokenId,
     pub kind: TokenKind,
-    pub user: Option<User>,
+    /// The calling user; `None` for service tokens and the platform admin.
+    pub user: Option<UserId>,
     pub scopes: Vec<String>,
 }
 
@@ -39,7 +40,7 @@ impl Caller {
     }
 
     /// The calling user; service tokens have none (403).
-    pub fn user(&self) -> Result<&User, ApiError> {
+    pub fn user(&self) -> Result<&UserId, ApiError> {
         self.user.as_ref().ok_or_else(|| {
             ApiError::new(
                 Code::Forbidden,
@@ -49,7 +50,19 @@ impl Caller {
     }
 
     pub fn user_id(&self) -> Option<&UserId> {
-        self.user.as_ref().map(|u| &u.id)
+        self.user.as_ref()
+    }
+
+    /// The calling user's profile, for the routes that show or check it
+    /// (authentication reads the token alone). A user deleted since the
+    /// token was read is unauthenticated, as its token now is.
+    pub async fn profile(&self, state: &AppState) -> Result<User, ApiError> {
+        let id = self.user()?;
+        Ok(state
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(Error::Unauthenticated)?)
     }
 }
 
@@ -130,7 +143,7 @@ fn admit(
     Ok(Caller {
         token_id: t.id,
         kind: t.kind,
-        user: found.user,
+        user: t.user_id,
         scopes: t.scopes,
     })
 }

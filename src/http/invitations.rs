@@ -358,7 +358,7 @@ pub async fn accept_invitation(
     caller: Caller,
     AppJson(req): AppJson<TokenRequest>,
 ) -> Result<Response, ApiError> {
-    let user = caller.user()?;
+    let user = caller.profile(&state).await?;
     match state
         .store
         .accept_invitation(req.token.trim(), &user.id, &user.email)
@@ -378,7 +378,7 @@ pub async fn decline_invitation(
     caller: Caller,
     AppJson(req): AppJson<TokenRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let user = caller.user()?;
+    let user = caller.profile(&state).await?;
     state
         .store
         .decline_invitation(req.token.trim(), &user.email)
@@ -395,7 +395,7 @@ pub async fn my_invitations(
     caller: Caller,
     AppQuery(q): AppQuery<PageQuery>,
 ) -> Result<ListResponse<InvitationResponse>, ApiError> {
-    let user = caller.user()?;
+    let user = caller.profile(&state).await?;
     let page = q.page()?;
     let result = state.store.my_invitations(&user.email, &page).await?;
     Ok(ListResponse::from_page(result, InvitationResponse::from))

@@ -181,11 +181,11 @@ pub async fn join(
     let user = caller.user()?;
     let info = state
         .limiter
-        .hit(&format!("join:{}", user.id), state.config.rate_limits.join)
+        .hit(&format!("join:{user}"), state.config.rate_limits.join)
         .await?;
     report_rate(info);
     let code = join_code::normalize(&req.code).ok_or(Error::NotFound)?;
-    match state.store.join_with_code(&code, &user.id).await? {
+    match state.store.join_with_code(&code, user).await? {
         JoinOutcome::Joined(ws, m) => joined(&state, &caller, &ws, m, StatusCode::CREATED).await,
         JoinOutcome::AlreadyMember(ws, m) => joined(&state, &caller, &ws, m, StatusCode::OK).await,
     }

@@ -323,7 +323,7 @@ pub async fn delete_me(
     caller: Caller,
     AppJson(req): AppJson<DeleteMeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let user = caller.user()?;
+    let user = caller.profile(&state).await?;
     if !req.confirm.trim().eq_ignore_ascii_case(&user.email) {
         return Err(Error::field("confirm", "mismatch", "must be your own email").into());
     }

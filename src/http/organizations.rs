@@ -121,13 +121,13 @@ pub async fn create_organization(
     let slug = v.check_opt(req.slug, |s| Slug::parse("slug", &s).map(Slug::into_string));
     v.finish()?;
     let spec = &state.config.rate_limits.organization_create;
-    let key = format!("organization_create:{}", user.id);
+    let key = format!("organization_create:{user}");
     let org = state
         .store
         .create_organization(
             &name.expect("checked"),
             slug.as_deref(),
-            &user.id,
+            user,
             Some(CountedLimit {
                 key: key.clone(),
                 spec,
@@ -158,7 +158,7 @@ pub async fn list_organizations(
 ) -> Result<ListResponse<OrganizationResponse>, ApiError> {
     let user = caller.user()?;
     let page = q.page()?;
-    let result = state.store.list_organizations(&user.id, &page).await?;
+    let result = state.store.list_organizations(user, &page).await?;
     Ok(ListResponse::from_page(result, OrganizationResponse::from))
 }
 
@@ -259,10 +259,7 @@ pub async fn list_organization_workspaces(
         organization_id: Some(org.id.to_string()),
         ..ListFilter::default()
     };
-    let result = state
-        .store
-        .list_workspaces(&user.id, &filter, &page)
-        .await?;
+    let result = state.store.list_workspaces(user, &filter, &page).await?;
     Ok(ListResponse::from_page(result, |w| {
         WorkspaceResponse::new(w, &state.plan_limits)
     }))

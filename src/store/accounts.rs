@@ -30,9 +30,11 @@ pub struct TokenRecord {
 
 /// What a presented token resolves to.
 #[derive(Debug, Clone)]
+/// A token that authenticates. Its user, when it has one, exists: a user's
+/// tokens go with it (`tokens.user_id ... ON DELETE CASCADE`), so the
+/// profile is not joined here but loaded by the few routes that show it.
 pub struct Authenticated {
     pub token: TokenRecord,
-    pub user: Option<User>,
 }
 
 pub struct NewToken<'a> {
@@ -52,9 +54,8 @@ const TOKEN_COLS: &str =
 /// user's direct and organization roles.
 fn token_and_workspace_sql(by: &str) -> String {
     format!(
-        "SELECT {TOKEN_COLS}, {USER_COLS}, {WS_COLS}, m.role, om.role
+        "SELECT {TOKEN_COLS}, {WS_COLS}, m.role, om.role
          FROM tokens t
-         LEFT JOIN users u ON u.id = t.user_id
          LEFT JOIN workspaces w ON {by} = $3
          LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = t.user_id
          LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = t.user_id
@@ -205,26 +206,18 @@ impl Store {
     ) -> Result<Option<Authenticated>, Error> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
-                "SELECT {TOKEN_COLS}, {USER_COLS} FROM tokens t LEFT JOIN users u ON u.id = t.user_id
+                "SELECT {TOKEN_COLS} FROM tokens t
                  WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
             )
         });
         let row = self.db.fetch_optional(&SQL, params![hash, now]).await?;
         let Some(mut r) = row else { return Ok(None) };
         let token = token_from(&mut r, 0)?;
-        let user = match r.is_null(8) {
-            false => Some(user_from(&mut r, 8)?),
-            true => None,
-        };
-        // A user token whose user is gone does not authenticate.
-        if token.user_id.is_some() && user.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(Authenticated { token, user }))
+        Ok(Some(Authenticated { token }))
     }
 
     /// [`Store::authenticate`] and [`Store::workspace_for`] in one query:
-    /// the token with its user, and the workspace `key` (id or slug) with
+    /// the token, and the workspace `key` (id or slug) with
     /// that user's direct and inherited roles (`None` when there is no such
     /// workspace). Workspace routes are the hottest; on PostgreSQL this
     /// saves a round trip per request.
@@ -245,19 +238,12 @@ impl Store {
         let row = self.db.fetch_optional(sql, params![hash, now, key]).await?;
         let Some(mut r) = row else { return Ok(None) };
         let token = token_from(&mut r, 0)?;
-        let user = match r.is_null(8) {
-            false => Some(user_from(&mut r, 8)?),
-            true => None,
-        };
-        if token.user_id.is_some() && user.is_none() {
-            return Ok(None);
-        }
-        const WS_AT: usize = 14;
+        const WS_AT: usize = 8;
         let workspace = match r.is_null(WS_AT) {
             false => Some(workspace_from_at(&mut r, WS_AT)?),
             true => None,
         };
-        Ok(Some((Authenticated { token, user }, workspace)))
+        Ok(Some((Authenticated { token }, workspace)))
     }
 
     /// Records use of a token; called at most once a minute per token.

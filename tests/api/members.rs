@@ -376,6 +376,14 @@ async fn deleting_an_account_purges_solo_workspaces_and_leaves_the_rest() {
     app.get("/v1/me", &me.token)
         .await
         .assert_problem(401, "unauthenticated");
+    // Authentication reads the token alone: the account's tokens went with
+    // it, so no route lets them in.
+    app.get("/v1/workspaces", &me.token)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get(&format!("/v1/workspaces/{}", id(&shared)), &me.token)
+        .await
+        .assert_problem(401, "unauthenticated");
     app.get(&format!("/v1/workspaces/{}", id(&solo)), ADMIN_TOKEN)
         .await
         .assert_problem(404, "not_found");

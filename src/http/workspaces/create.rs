@@ -146,10 +146,10 @@ pub async fn create_workspace(
     AppJson(req): AppJson<CreateWorkspaceRequest>,
 ) -> Result<Response, ApiError> {
     let user = caller.user()?;
-    let new = parse_new_workspace(req, user.id.clone(), &state.config.template)?;
+    let new = parse_new_workspace(req, user.clone(), &state.config.template)?;
     let spec = &state.config.rate_limits.workspace_create;
     let limit = CountedLimit {
-        key: format!("workspace_create:{}", user.id),
+        key: format!("workspace_create:{user}"),
         spec,
     };
     let (ws, rate) = state

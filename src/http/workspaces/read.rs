@@ -89,10 +89,7 @@ pub async fn list_workspaces(
             "Service tokens have no workspaces of their own; address a workspace by id.",
         ));
     };
-    let result = state
-        .store
-        .list_workspaces(&user.id, &filter, &page)
-        .await?;
+    let result = state.store.list_workspaces(user, &filter, &page).await?;
     Ok(ListResponse::from_page(result, |w| {
         WorkspaceResponse::new(w, &state.plan_limits)
     }))
