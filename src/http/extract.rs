@@ -120,10 +120,9 @@ fn configured_admin(state: &AppState, hash: &str) -> Option<Caller> {
 /// admin is exempt) and records its use at most once a minute.
 fn admit(
     state: &AppState,
-    found: crate::store::accounts::Authenticated,
+    t: crate::store::accounts::TokenRecord,
     now: crate::domain::time::Millis,
 ) -> Result<Caller, ApiError> {
-    let t = found.token;
     if t.kind != TokenKind::Admin {
         let info = state
             .limiter

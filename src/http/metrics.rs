@@ -114,7 +114,7 @@ pub async fn metrics(
                 .store
                 .authenticate(&hash, crate::domain::time::now_ms())
                 .await?
-                .is_some_and(|a| a.token.kind == TokenKind::Admin);
+                .is_some_and(|a| a.kind == TokenKind::Admin);
         if !admin {
             return Err(ApiError::new(
                 Code::Forbidden,

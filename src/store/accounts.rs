@@ -28,15 +28,6 @@ pub struct TokenRecord {
     pub last_used_at: Option<Millis>,
 }
 
-/// What a presented token resolves to.
-#[derive(Debug, Clone)]
-/// A token that authenticates. Its user, when it has one, exists: a user's
-/// tokens go with it (`tokens.user_id ... ON DELETE CASCADE`), so the
-/// profile is not joined here but loaded by the few routes that show it.
-pub struct Authenticated {
-    pub token: TokenRecord,
-}
-
 pub struct NewToken<'a> {
     pub kind: TokenKind,
     pub user_id: Option<&'a UserId>,
@@ -50,7 +41,7 @@ const USER_COLS: &str = "u.id, u.email, u.name, u.created_at, u.updated_at, u.ve
 const TOKEN_COLS: &str =
     "t.id, t.kind, t.user_id, t.name, t.scopes, t.created_at, t.expires_at, t.last_used_at";
 
-/// The token (by hash), its user, and the workspace `by` = `$3` with the
+/// The token (by hash) and the workspace `by` = `$3` with the
 /// user's direct and organization roles.
 fn token_and_workspace_sql(by: &str) -> String {
     format!(
@@ -197,13 +188,15 @@ impl Store {
         })
     }
 
-    /// Resolves a token hash with its user in one query. Expired tokens do
-    /// not resolve.
+    /// Resolves a token hash; expired tokens do not resolve. A token's user,
+    /// when it has one, exists: a user's tokens go with it (`tokens.user_id
+    /// ... ON DELETE CASCADE`), so the profile is not read here but by the
+    /// few routes that show it (`Caller::profile`).
     pub async fn authenticate(
         &self,
         hash: &str,
         now: Millis,
-    ) -> Result<Option<Authenticated>, Error> {
+    ) -> Result<Option<TokenRecord>, Error> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             format!(
                 "SELECT {TOKEN_COLS} FROM tokens t
@@ -212,8 +205,7 @@ impl Store {
         });
         let row = self.db.fetch_optional(&SQL, params![hash, now]).await?;
         let Some(mut r) = row else { return Ok(None) };
-        let token = token_from(&mut r, 0)?;
-        Ok(Some(Authenticated { token }))
+        Ok(Some(token_from(&mut r, 0)?))
     }
 
     /// [`Store::authenticate`] and [`Store::workspace_for`] in one query:
@@ -226,7 +218,7 @@ impl Store {
         hash: &str,
         now: Millis,
         key: &str,
-    ) -> Result<Option<(Authenticated, Option<Workspace>)>, Error> {
+    ) -> Result<Option<(TokenRecord, Option<Workspace>)>, Error> {
         // The hottest statement of all: its text is built once, not per request.
         static BY_ID: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.id"));
         static BY_SLUG: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.slug"));
@@ -243,7 +235,7 @@ impl Store {
             false => Some(workspace_from_at(&mut r, WS_AT)?),
             true => None,
         };
-        Ok(Some((Authenticated { token }, workspace)))
+        Ok(Some((token, workspace)))
     }
 
     /// Records use of a token; called at most once a minute per token.
