@@ -29,6 +29,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0006_clustered_keys.sql",
         include_str!("../../migrations/sqlite/0006_clustered_keys.sql"),
     ),
+    (
+        "0007_workspaces_clustered.sql",
+        include_str!("../../migrations/sqlite/0007_workspaces_clustered.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

@@ -310,6 +310,66 @@ mod tests {
     }
 
     #[test]
+    fn clustering_workspaces_keeps_their_rows_and_references() {
+        // A database as migration 0006 left it, with a workspace that has
+        // every kind of column set and rows in tables that reference it.
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+        super::super::migrations::sqlite_migrations()
+            .to_version(&mut conn, 6)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, email, email_lower, name, password_hash, created_at, updated_at)
+                 VALUES ('usr_1', 'A@x.io', 'a@x.io', 'A', 'h', 1, 1);
+             INSERT INTO workspaces (id, slug, name, description, status, settings, metadata,
+                     onboarding_completed_at, plan, member_count, created_at, updated_at,
+                     version, providers)
+                 VALUES ('ws_1', 'one', 'One', 'first', 'archived', '{\"a\":1}', '{}',
+                     7, 'pro', 1, 5, 6, 3, '[\"openai\"]');
+             INSERT INTO memberships (workspace_id, user_id, id, role, ws_created_at, created_at)
+                 VALUES ('ws_1', 'usr_1', 'mem_1', 4, 5, 5);",
+        )
+        .unwrap();
+        let row = "SELECT id, slug, name, description, status, settings, onboarding_completed_at,
+                plan, member_count, created_at, updated_at, version, providers FROM workspaces";
+        let read = |c: &Connection| -> Vec<String> {
+            c.query_row(row, [], |r| {
+                (0..13)
+                    .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                    .collect()
+            })
+            .unwrap()
+        };
+        let before = read(&conn);
+
+        migrate(&mut conn).unwrap();
+
+        assert_eq!(read(&conn), before);
+        // Clustered by id: the table has no rowid any more.
+        assert!(conn.prepare("SELECT rowid FROM workspaces").is_err());
+        let slug_lookup: String = conn
+            .query_row("SELECT id FROM workspaces WHERE slug = 'one'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(slug_lookup, "ws_1");
+        // References still hold both ways: a membership of a missing
+        // workspace is refused, and deleting the workspace deletes its
+        // memberships.
+        assert!(conn
+            .execute(
+                "INSERT INTO memberships (workspace_id, user_id, id, role, ws_created_at, created_at)
+                 VALUES ('ws_missing', 'usr_1', 'mem_2', 4, 5, 5)",
+                [],
+            )
+            .is_err());
+        conn.execute("DELETE FROM workspaces WHERE id = 'ws_1'", [])
+            .unwrap();
+        let left: i64 = conn
+            .query_row("SELECT COUNT(*) FROM memberships", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
+    }
+
+    #[test]
     fn constraint_names_match_the_postgres_schema() {
         assert_eq!(
             constraint_name(
