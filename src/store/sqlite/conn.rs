@@ -11,9 +11,11 @@
 
 use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
+use std::ffi::CStr;
 use std::ops::Deref;
+use std::ptr::NonNull;
 
-use rusqlite::{Connection, Statement};
+use rusqlite::{ffi, Connection, Statement};
 
 use super::map_err;
 use crate::store::db::{DbError, Value};
@@ -36,8 +38,93 @@ struct Prepared {
     /// its own lifetime. It never leaves the `Conn` (only a `RefMut` bound
     /// to `&self` is handed out) and is dropped before the connection.
     stmt: Statement<'static>,
+    /// The same statement's C handle, which rusqlite keeps to itself.
+    raw: RawStmt,
     /// `$1..$N` first appear in order, so `$n` is parameter `n`.
     in_order: bool,
+}
+
+/// A prepared statement's C handle, for reading the current row's columns
+/// with SQLite's C API (see [`RawStmt::row`]). Stepping, binding and
+/// resetting stay with rusqlite's `Statement`.
+#[derive(Clone, Copy)]
+pub(super) struct RawStmt(NonNull<ffi::sqlite3_stmt>);
+
+impl RawStmt {
+    /// The handle of the statement just prepared on `conn` from `sql`.
+    ///
+    /// SQLite links a connection's statements newest first, and
+    /// `sqlite3_next_stmt(db, NULL)` returns the head, so right after a
+    /// prepare it is the new statement; its SQL text is checked anyway.
+    /// (A statement prepared again after a schema change keeps its handle.)
+    fn newest(conn: &Connection, sql: &str) -> Result<Self, DbError> {
+        // SAFETY: the connection's handle is valid while `conn` lives, and
+        // both calls only read the connection's list of statements.
+        let p = unsafe { ffi::sqlite3_next_stmt(conn.handle(), std::ptr::null_mut()) };
+        let p = NonNull::new(p).ok_or_else(|| DbError::Other("no statement prepared".into()))?;
+        // SAFETY: `p` is a live statement of `conn`; `sqlite3_sql` returns
+        // its NUL-terminated text (or NULL), owned by the statement.
+        let text = unsafe { ffi::sqlite3_sql(p.as_ptr()) };
+        let same = !text.is_null() && unsafe { CStr::from_ptr(text) }.to_bytes() == sql.as_bytes();
+        if !same {
+            return Err(DbError::Other(
+                "the statement just prepared is not the connection's newest".into(),
+            ));
+        }
+        Ok(RawStmt(p))
+    }
+
+    /// The columns of the row the statement's last step returned.
+    ///
+    /// One `sqlite3_column_value` per column, then `sqlite3_value_*` on it:
+    /// rusqlite's `get_ref` calls `sqlite3_column_type` and then
+    /// `sqlite3_column_text` and `sqlite3_column_bytes`, each entering and
+    /// leaving the connection's mutex (callgrind: 14 % of a list page's
+    /// instructions went to reading columns that way). The value is the
+    /// unprotected kind, which SQLite allows reading like this on the
+    /// thread that owns the connection (a `Conn` is used by one thread at
+    /// a time).
+    ///
+    /// # Safety
+    /// The statement must be live and its last step must have returned a
+    /// row (no reset or step since).
+    pub(super) unsafe fn row(self) -> Result<Vec<Value>, DbError> {
+        let p = self.0.as_ptr();
+        let n = ffi::sqlite3_data_count(p);
+        let mut vals = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let v = ffi::sqlite3_column_value(p, i);
+            vals.push(match ffi::sqlite3_value_type(v) {
+                ffi::SQLITE_INTEGER => Value::Int(ffi::sqlite3_value_int64(v)),
+                ffi::SQLITE_FLOAT => Value::Int(ffi::sqlite3_value_double(v) as i64),
+                // Text before its length, as SQLite's documentation asks.
+                ffi::SQLITE_TEXT => {
+                    let t = ffi::sqlite3_value_text(v);
+                    let len = ffi::sqlite3_value_bytes(v) as usize;
+                    if t.is_null() {
+                        return Err(DbError::Other("sqlite: out of memory".into()));
+                    }
+                    let t = std::slice::from_raw_parts(t, len);
+                    Value::Text(match std::str::from_utf8(t) {
+                        Ok(s) => s.to_owned(),
+                        Err(_) => String::from_utf8_lossy(t).into_owned(),
+                    })
+                }
+                ffi::SQLITE_BLOB => {
+                    let b = ffi::sqlite3_value_blob(v);
+                    let len = ffi::sqlite3_value_bytes(v) as usize;
+                    if b.is_null() {
+                        // A zero-length blob is NULL here, not an error.
+                        Value::Bytes(Vec::new())
+                    } else {
+                        Value::Bytes(std::slice::from_raw_parts(b.cast::<u8>(), len).to_vec())
+                    }
+                }
+                _ => Value::NullText,
+            });
+        }
+        Ok(vals)
+    }
 }
 
 // SAFETY: a `Statement` is not `Send` only because it holds a reference to
@@ -70,7 +157,7 @@ impl Conn {
         &self,
         sql: &str,
         params: &[Value],
-    ) -> Result<RefMut<'_, Statement<'static>>, DbError> {
+    ) -> Result<(RefMut<'_, Statement<'static>>, RawStmt), DbError> {
         // One lookup (one hash of the SQL) when the statement is there.
         let found = RefMut::filter_map(self.stmts.borrow_mut(), |s| s.get_mut(sql));
         let mut prepared = match found {
@@ -83,12 +170,13 @@ impl Conn {
                 // SAFETY: see `Prepared::stmt`. The connection is boxed and
                 // owned by `self`, which drops this statement before it.
                 let stmt: Statement<'static> = unsafe { std::mem::transmute(stmt) };
+                let raw = RawStmt::newest(&self.conn, sql)?;
                 let in_order = in_order(&stmt, sql);
-                stmts.insert(sql.into(), Prepared { stmt, in_order });
+                stmts.insert(sql.into(), Prepared { stmt, raw, in_order });
                 RefMut::map(stmts, |s| s.get_mut(sql).expect("inserted above"))
             }
         };
-        let in_order = prepared.in_order;
+        let (in_order, raw) = (prepared.in_order, prepared.raw);
         let count = prepared.stmt.parameter_count();
         if count != params.len() {
             return Err(DbError::Other(format!(
@@ -106,7 +194,7 @@ impl Conn {
         } else {
             bind_by_name(&mut prepared.stmt, params)?;
         }
-        Ok(RefMut::map(prepared, |p| &mut p.stmt))
+        Ok((RefMut::map(prepared, |p| &mut p.stmt), raw))
     }
 }
 
@@ -196,7 +284,7 @@ mod tests {
         let conn = Conn::new(Connection::open_in_memory().unwrap());
         let sql = "SELECT $2 || $1";
         for (a, b) in [("x", "y"), ("1", "2")] {
-            let mut stmt = conn.bound(sql, &[a.into(), b.into()]).unwrap();
+            let (mut stmt, _) = conn.bound(sql, &[a.into(), b.into()]).unwrap();
             let mut rows = stmt.raw_query();
             let row = rows.next().unwrap().unwrap();
             assert_eq!(row.get::<_, String>(0).unwrap(), format!("{b}{a}"));
@@ -227,7 +315,7 @@ mod tests {
     fn the_cache_starts_over_when_full() {
         let conn = Conn::new(Connection::open_in_memory().unwrap());
         for i in 0..MAX_STATEMENTS + 3 {
-            let mut stmt = conn.bound(&format!("SELECT {i}"), &[]).unwrap();
+            let (mut stmt, _) = conn.bound(&format!("SELECT {i}"), &[]).unwrap();
             let mut rows = stmt.raw_query();
             assert_eq!(
                 rows.next().unwrap().unwrap().get::<_, i64>(0).unwrap(),

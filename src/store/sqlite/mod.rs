@@ -240,33 +240,21 @@ fn constraint_name(msg: &str) -> String {
 }
 
 pub fn query(conn: &Conn, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-    let mut stmt = conn.bound(sql, params)?;
+    let (mut stmt, raw) = conn.bound(sql, params)?;
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(map_err)? {
-        // Counted after the step: a kept statement is prepared again by
-        // its first step after a schema change, and may then have more.
-        let n = r.as_ref().column_count();
-        let mut vals = Vec::with_capacity(n);
-        for i in 0..n {
-            vals.push(match r.get_ref(i)? {
-                ValueRef::Null => Value::NullText,
-                ValueRef::Integer(v) => Value::Int(v),
-                ValueRef::Real(v) => Value::Int(v as i64),
-                ValueRef::Text(t) => Value::Text(match std::str::from_utf8(t) {
-                    Ok(s) => s.to_owned(),
-                    Err(_) => String::from_utf8_lossy(t).into_owned(),
-                }),
-                ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
-            });
-        }
-        out.push(Row(vals));
+    while rows.next().map_err(map_err)?.is_some() {
+        // SAFETY: `raw` is this statement's handle, and its step just
+        // returned a row. Counted after the step: a kept statement is
+        // prepared again by its first step after a schema change, and may
+        // then have more columns.
+        out.push(Row(unsafe { raw.row() }?));
     }
     Ok(out)
 }
 
 pub fn execute(conn: &Conn, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-    let mut stmt = conn.bound(sql, params)?;
+    let (mut stmt, _) = conn.bound(sql, params)?;
     let n = stmt.raw_execute().map_err(map_err)?;
     Ok(n as u64)
 }
@@ -367,6 +355,41 @@ mod tests {
             .query_row("SELECT COUNT(*) FROM memberships", [], |r| r.get(0))
             .unwrap();
         assert_eq!(left, 0);
+    }
+
+    #[test]
+    fn rows_read_every_column_type_from_their_own_statement() {
+        let conn = Conn::new(Connection::open_in_memory().unwrap());
+        let a = "SELECT 7, 2.9, 'héllo', x'00ff', x'', NULL, $1";
+        let b = "SELECT 'second', $1";
+        // Prepared one after the other, then used in turn: each reads its
+        // own statement's row.
+        for round in 0..2 {
+            let rows = query(&conn, a, &[Value::Text(format!("a{round}"))]).unwrap();
+            assert_eq!(
+                rows[0].0,
+                vec![
+                    Value::Int(7),
+                    Value::Int(2),
+                    Value::Text("héllo".into()),
+                    Value::Bytes(vec![0, 255]),
+                    Value::Bytes(vec![]),
+                    Value::NullText,
+                    Value::Text(format!("a{round}")),
+                ]
+            );
+            let rows = query(&conn, b, &[Value::Int(round)]).unwrap();
+            assert_eq!(rows[0].0, vec![Value::Text("second".into()), Value::Int(round)]);
+        }
+        let many = query(
+            &conn,
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
+             SELECT i, printf('row %d', i) FROM n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(many.len(), 50);
+        assert_eq!(many[49].0, vec![Value::Int(50), Value::Text("row 50".into())]);
     }
 
     #[test]
