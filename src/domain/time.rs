@@ -18,11 +18,18 @@ pub fn now_ms() -> Millis {
 /// directly (the days-to-civil algorithm of Howard Hinnant's `chrono`-
 /// compatible date library) and the digits written into a buffer.
 pub fn format(ms: Millis) -> String {
+    match four_digit_year(ms) {
+        Some(text) => String::from_utf8(text.to_vec()).expect("ASCII digits"),
+        None => wide(ms),
+    }
+}
+
+/// The text of `ms` when its year has four digits (0000 to 9999).
+fn four_digit_year(ms: Millis) -> Option<[u8; 24]> {
     let (days, ms_of_day) = (ms.div_euclid(DAY), ms.rem_euclid(DAY));
     let (year, month, day) = civil_from_days(days);
     if !(0..=9999).contains(&year) {
-        let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
-        return dt.to_rfc3339_opts(SecondsFormat::Millis, true);
+        return None;
     }
     let mut out = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut v: i64| {
@@ -38,7 +45,35 @@ pub fn format(ms: Millis) -> String {
     put(14, 2, ms_of_day % HOUR / MINUTE);
     put(17, 2, ms_of_day % MINUTE / SECOND);
     put(20, 3, ms_of_day % SECOND);
-    String::from_utf8(out.to_vec()).expect("ASCII digits")
+    Some(out)
+}
+
+/// Outside four-digit years, chrono's own (signed, wider) form.
+#[cold]
+fn wide(ms: Millis) -> String {
+    let dt = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    dt.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// A point in time that serializes as [`format`] writes it, from a buffer
+/// on the stack: an answer's timestamps need no string of their own (a list
+/// page of workspaces formats a hundred).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timestamp(pub Millis);
+
+impl Timestamp {
+    pub fn opt(ms: Option<Millis>) -> Option<Timestamp> {
+        ms.map(Timestamp)
+    }
+}
+
+impl serde::Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match four_digit_year(self.0) {
+            Some(text) => s.serialize_str(std::str::from_utf8(&text).expect("ASCII digits")),
+            None => s.serialize_str(&wide(self.0)),
+        }
+    }
 }
 
 /// (year, month, day) of the proleptic Gregorian calendar, `days` after
@@ -84,6 +119,14 @@ mod tests {
             super::parse("2026-03-03T11:00:00.000+01:00"),
             Some(1_772_532_000_000)
         );
+    }
+
+    #[test]
+    fn a_timestamp_serializes_as_format_writes_it() {
+        for ms in [0, 1_772_532_000_000, 951_782_399_999, -62_198_755_200_000] {
+            let json = serde_json::to_string(&super::Timestamp(ms)).unwrap();
+            assert_eq!(json, format!("\"{}\"", super::format(ms)));
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ use utoipa_axum::routes;
 use crate::app::AppState;
 use crate::domain::plans::{self, Limits, Plans};
 use crate::domain::roles::Role;
-use crate::domain::time;
+use crate::domain::time::Timestamp;
 use crate::domain::workspace::Workspace;
 use crate::http::response::Versioned;
 use crate::store::organizations::OrganizationSummary;
@@ -64,21 +64,28 @@ pub struct WorkspaceResponse {
     pub metadata: Map<String, Value>,
     #[schema(value_type = Object)]
     pub onboarding: Map<String, Value>,
-    pub onboarding_completed_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub onboarding_completed_at: Option<Timestamp>,
     pub logo_url: Option<String>,
     pub plan: String,
     #[schema(value_type = Limits)]
     pub limits: LimitsJson,
-    pub trial_ends_at: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub trial_ends_at: Option<Timestamp>,
     pub member_count: i64,
     /// The caller's effective role (direct or inherited from the
     /// organization); null for the platform admin.
     pub role: Option<Role>,
-    pub created_at: String,
-    pub updated_at: String,
-    pub archived_at: Option<String>,
-    pub deleted_at: Option<String>,
-    pub purge_at: Option<String>,
+    #[schema(value_type = String)]
+    pub created_at: Timestamp,
+    #[schema(value_type = String)]
+    pub updated_at: Timestamp,
+    #[schema(value_type = Option<String>)]
+    pub archived_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub deleted_at: Option<Timestamp>,
+    #[schema(value_type = Option<String>)]
+    pub purge_at: Option<Timestamp>,
     pub version: i64,
     /// With `expand=organization`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -109,16 +116,16 @@ impl WorkspaceResponse {
             settings: w.settings,
             metadata: w.metadata,
             onboarding: w.onboarding,
-            onboarding_completed_at: time::format_opt(w.onboarding_completed_at),
+            onboarding_completed_at: Timestamp::opt(w.onboarding_completed_at),
             plan: w.plan,
-            trial_ends_at: time::format_opt(w.trial_ends_at),
+            trial_ends_at: Timestamp::opt(w.trial_ends_at),
             member_count: w.member_count,
             role: w.role,
-            created_at: time::format(w.created_at),
-            updated_at: time::format(w.updated_at),
-            archived_at: time::format_opt(w.archived_at),
-            deleted_at: time::format_opt(w.deleted_at),
-            purge_at: time::format_opt(w.purge_at),
+            created_at: Timestamp(w.created_at),
+            updated_at: Timestamp(w.updated_at),
+            archived_at: Timestamp::opt(w.archived_at),
+            deleted_at: Timestamp::opt(w.deleted_at),
+            purge_at: Timestamp::opt(w.purge_at),
             version: w.version,
             organization: None,
             codebases: None,

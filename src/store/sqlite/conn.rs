@@ -172,7 +172,14 @@ impl Conn {
                 let stmt: Statement<'static> = unsafe { std::mem::transmute(stmt) };
                 let raw = RawStmt::newest(&self.conn, sql)?;
                 let in_order = in_order(&stmt, sql);
-                stmts.insert(sql.into(), Prepared { stmt, raw, in_order });
+                stmts.insert(
+                    sql.into(),
+                    Prepared {
+                        stmt,
+                        raw,
+                        in_order,
+                    },
+                );
                 RefMut::map(stmts, |s| s.get_mut(sql).expect("inserted above"))
             }
         };

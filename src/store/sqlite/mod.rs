@@ -336,7 +336,9 @@ mod tests {
         // Clustered by id: the table has no rowid any more.
         assert!(conn.prepare("SELECT rowid FROM workspaces").is_err());
         let slug_lookup: String = conn
-            .query_row("SELECT id FROM workspaces WHERE slug = 'one'", [], |r| r.get(0))
+            .query_row("SELECT id FROM workspaces WHERE slug = 'one'", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(slug_lookup, "ws_1");
         // References still hold both ways: a membership of a missing
@@ -379,7 +381,10 @@ mod tests {
                 ]
             );
             let rows = query(&conn, b, &[Value::Int(round)]).unwrap();
-            assert_eq!(rows[0].0, vec![Value::Text("second".into()), Value::Int(round)]);
+            assert_eq!(
+                rows[0].0,
+                vec![Value::Text("second".into()), Value::Int(round)]
+            );
         }
         let many = query(
             &conn,
@@ -389,7 +394,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(many.len(), 50);
-        assert_eq!(many[49].0, vec![Value::Int(50), Value::Text("row 50".into())]);
+        assert_eq!(
+            many[49].0,
+            vec![Value::Int(50), Value::Text("row 50".into())]
+        );
     }
 
     #[test]
