@@ -55,8 +55,10 @@ impl RawStmt {
     ///
     /// SQLite links a connection's statements newest first, and
     /// `sqlite3_next_stmt(db, NULL)` returns the head, so right after a
-    /// prepare it is the new statement; its SQL text is checked anyway.
-    /// (A statement prepared again after a schema change keeps its handle.)
+    /// prepare it is the new statement; its SQL text is checked anyway
+    /// (SQLite keeps the statement's text up to its end, so `sql` starts
+    /// with it and may go on with a `;` or white space). A statement
+    /// prepared again after a schema change keeps its handle.
     fn newest(conn: &Connection, sql: &str) -> Result<Self, DbError> {
         // SAFETY: the connection's handle is valid while `conn` lives, and
         // both calls only read the connection's list of statements.
@@ -65,7 +67,10 @@ impl RawStmt {
         // SAFETY: `p` is a live statement of `conn`; `sqlite3_sql` returns
         // its NUL-terminated text (or NULL), owned by the statement.
         let text = unsafe { ffi::sqlite3_sql(p.as_ptr()) };
-        let same = !text.is_null() && unsafe { CStr::from_ptr(text) }.to_bytes() == sql.as_bytes();
+        let same = !text.is_null() && {
+            let text = unsafe { CStr::from_ptr(text) }.to_bytes();
+            !text.is_empty() && sql.as_bytes().starts_with(text)
+        };
         if !same {
             return Err(DbError::Other(
                 "the statement just prepared is not the connection's newest".into(),

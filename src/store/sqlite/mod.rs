@@ -398,6 +398,11 @@ mod tests {
             many[49].0,
             vec![Value::Int(50), Value::Text("row 50".into())]
         );
+        // SQL that goes on past its statement (a `;`, white space) is found too.
+        for (sql, n) in [("SELECT 1;", 1), ("SELECT 2\n   ", 2), ("SELECT 3; \n", 3)] {
+            let rows = query(&conn, sql, &[]).unwrap();
+            assert_eq!(rows[0].0, vec![Value::Int(n)]);
+        }
     }
 
     #[test]
