@@ -165,6 +165,28 @@ async fn renaming_yourself_bumps_the_version_and_honours_if_match() {
         )
         .await;
     fresh.assert(200);
+    // No change asked: the profile as it is, still under If-Match.
+    app.call_with(
+        "PATCH",
+        "/v1/me",
+        Some(&ada.token),
+        Some(json!({})),
+        &[("if-match", "\"2\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    let same = app
+        .call_with(
+            "PATCH",
+            "/v1/me",
+            Some(&ada.token),
+            Some(json!({})),
+            &[("if-match", "\"3\"")],
+        )
+        .await;
+    same.assert(200);
+    assert_eq!(same.body["name"], "Countess");
+    assert_eq!(same.header("etag"), Some("\"3\""));
     app.patch("/v1/me", &ada.token, json!({"name": ""}))
         .await
         .assert_problem(400, "validation_failed");

@@ -414,6 +414,22 @@ async fn patch_validates_fields() {
         .await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["metadata"]);
+    // Up to 16 KiB is kept whole (on SQLite such a row spills to overflow
+    // pages of the clustered workspaces table), read alone and in a list.
+    let large = "y".repeat(15 * 1024);
+    app.patch(&path, &ada.token, json!({"settings": {"large": large}}))
+        .await
+        .assert(200);
+    let one = app.get(&path, &ada.token).await;
+    assert_eq!(one.body["settings"]["large"], large.as_str());
+    let listed = app.get("/v1/workspaces?limit=100", &ada.token).await;
+    let row = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == one.body["id"])
+        .expect("listed");
+    assert_eq!(row["settings"]["large"], large.as_str());
     app.patch(&path, &ada.token, json!({"settings": [1, 2]}))
         .await
         .assert_problem(400, "validation_failed");
@@ -484,6 +500,17 @@ async fn deleted_workspaces_are_hidden_but_restorable_by_owners() {
     let owner_view = app.get(&path, &ada.token).await;
     owner_view.assert(200);
     assert_eq!(owner_view.body["status"], "deleted");
+    // Timestamps in RFC 3339 with milliseconds; purge_at = deleted_at + 30 days.
+    let at = |k: &str| {
+        let v = owner_view.body[k].as_str().unwrap().to_owned();
+        assert_eq!(v.len(), 24, "{k}: {v}");
+        chrono::DateTime::parse_from_rfc3339(&v).unwrap()
+    };
+    assert_eq!(
+        at("purge_at") - at("deleted_at"),
+        chrono::Duration::days(30)
+    );
+    assert_eq!(owner_view.body["purge_at"], r.body["purge_at"]);
     app.get(&path, &admin.token)
         .await
         .assert_problem(404, "not_found");
