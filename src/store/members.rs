@@ -155,7 +155,7 @@ pub(crate) async fn insert_membership(
         )
         .await;
     match r {
-        Err(e) if e.unique_constraint() == Some("memberships_workspace_id_user_id_key") => {
+        Err(e) if e.unique_constraint() == Some("memberships_user_id_workspace_id_key") => {
             return Err(Error::AlreadyMember)
         }
         Ok(0) => return Err(Error::NotFound),

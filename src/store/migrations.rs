@@ -33,6 +33,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0007_workspaces_clustered.sql",
         include_str!("../../migrations/sqlite/0007_workspaces_clustered.sql"),
     ),
+    (
+        "0008_memberships_by_user.sql",
+        include_str!("../../migrations/sqlite/0008_memberships_by_user.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

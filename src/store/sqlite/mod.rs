@@ -218,9 +218,9 @@ fn map_err(e: rusqlite::Error) -> DbError {
     DbError::Sqlite(e)
 }
 
-/// SQLite says `UNIQUE constraint failed: memberships.workspace_id,
-/// memberships.user_id` (or `index 'name'` for expression indexes); the
-/// PostgreSQL schema names the same index `memberships_workspace_id_user_id_key`.
+/// SQLite says `UNIQUE constraint failed: memberships.user_id,
+/// memberships.workspace_id` (or `index 'name'` for expression indexes); the
+/// PostgreSQL schema names the same index `memberships_user_id_workspace_id_key`.
 fn constraint_name(msg: &str) -> String {
     let rest = msg.trim_start_matches("UNIQUE constraint failed: ");
     if let Some(name) = rest
@@ -360,6 +360,92 @@ mod tests {
     }
 
     #[test]
+    fn keying_memberships_by_user_keeps_their_rows_and_references() {
+        // A database as migration 0007 left it, with two users in two
+        // workspaces, one membership with every column set.
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA foreign_keys=ON;").unwrap();
+        super::super::migrations::sqlite_migrations()
+            .to_version(&mut conn, 7)
+            .unwrap();
+        conn.execute_batch(
+            "INSERT INTO users (id, email, email_lower, name, password_hash, created_at, updated_at)
+                 VALUES ('usr_1', 'A@x.io', 'a@x.io', 'A', 'h', 1, 1),
+                        ('usr_2', 'B@x.io', 'b@x.io', 'B', 'h', 1, 1);
+             INSERT INTO workspaces (id, slug, name, status, created_at, updated_at)
+                 VALUES ('ws_1', 'one', 'One', 'active', 5, 5),
+                        ('ws_2', 'two', 'Two', 'active', 6, 6);
+             INSERT INTO memberships (workspace_id, user_id, id, role, ws_created_at, invited_by, created_at)
+                 VALUES ('ws_1', 'usr_1', 'mem_1', 4, 5, NULL, 5),
+                        ('ws_1', 'usr_2', 'mem_2', 2, 5, 'usr_1', 7),
+                        ('ws_2', 'usr_2', 'mem_3', 4, 6, NULL, 6);",
+        )
+        .unwrap();
+        let all = "SELECT workspace_id, user_id, id, role, ws_created_at, invited_by, created_at
+                   FROM memberships ORDER BY id";
+        let read = |c: &Connection| -> Vec<Vec<String>> {
+            let mut stmt = c.prepare(all).unwrap();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..7)
+                        .map(|i| r.get_ref(i).map(|v| format!("{v:?}")))
+                        .collect()
+                })
+                .unwrap();
+            rows.map(Result::unwrap).collect()
+        };
+        let before = read(&conn);
+
+        migrate(&mut conn).unwrap();
+
+        assert_eq!(read(&conn), before);
+        // Stored by user, then workspace: the primary key's columns, in order.
+        let key: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('memberships') WHERE pk > 0 ORDER BY pk")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(key, ["user_id", "workspace_id"]);
+        assert!(conn.prepare("SELECT rowid FROM memberships").is_err());
+        // A second membership of the same pair is refused under the name
+        // the store maps to "already a member".
+        let dup = conn
+            .execute(
+                "INSERT INTO memberships (workspace_id, user_id, id, role, ws_created_at, created_at)
+                 VALUES ('ws_1', 'usr_1', 'mem_9', 2, 5, 5)",
+                [],
+            )
+            .unwrap_err();
+        assert!(matches!(
+            map_err(dup),
+            DbError::Unique(name) if name == "memberships_user_id_workspace_id_key"
+        ));
+        // References hold both ways: a membership of a missing workspace is
+        // refused, and deleting a workspace or a user deletes theirs.
+        assert!(conn
+            .execute(
+                "INSERT INTO memberships (workspace_id, user_id, id, role, ws_created_at, created_at)
+                 VALUES ('ws_missing', 'usr_1', 'mem_8', 4, 5, 5)",
+                [],
+            )
+            .is_err());
+        conn.execute("DELETE FROM workspaces WHERE id = 'ws_2'", [])
+            .unwrap();
+        conn.execute("DELETE FROM users WHERE id = 'usr_1'", [])
+            .unwrap();
+        let left: Vec<String> = conn
+            .prepare("SELECT id FROM memberships")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(left, ["mem_2"]);
+    }
+
+    #[test]
     fn rows_read_every_column_type_from_their_own_statement() {
         let conn = Conn::new(Connection::open_in_memory().unwrap());
         let a = "SELECT 7, 2.9, 'héllo', x'00ff', x'', NULL, $1";
@@ -409,9 +495,9 @@ mod tests {
     fn constraint_names_match_the_postgres_schema() {
         assert_eq!(
             constraint_name(
-                "UNIQUE constraint failed: memberships.workspace_id, memberships.user_id"
+                "UNIQUE constraint failed: memberships.user_id, memberships.workspace_id"
             ),
-            "memberships_workspace_id_user_id_key"
+            "memberships_user_id_workspace_id_key"
         );
         assert_eq!(
             constraint_name("UNIQUE constraint failed: index 'users_email_key'"),
