@@ -153,7 +153,7 @@ async fn caller_and_workspace(
     parts: &mut Parts,
     state: &AppState,
     key: &str,
-) -> Result<(Caller, Option<Workspace>), ApiError> {
+) -> Result<(Caller, Option<Box<Workspace>>), ApiError> {
     if parts.extensions.get::<Caller>().is_none() {
         let token = bearer(&parts.headers).ok_or(Error::Unauthenticated)?;
         let hash = crate::auth::token_hash(token);
@@ -173,7 +173,11 @@ async fn caller_and_workspace(
     if caller.user.is_none() && !caller.is_platform_admin() {
         return Ok((caller, None));
     }
-    let ws = state.store.workspace_for(key, caller.user_id()).await?;
+    let ws = state
+        .store
+        .workspace_for(key, caller.user_id())
+        .await?
+        .map(Box::new);
     Ok((caller, ws))
 }
 
@@ -219,7 +223,9 @@ policy!(/// Delete and restore: owners, archived or deleted.
 /// `P`: the one membership check every workspace route goes through.
 /// Non-members get 404, lower roles 403, writes to archived workspaces 409.
 pub struct Access<P: Policy> {
-    pub workspace: Workspace,
+    /// Boxed: the row is 450 bytes, and this value is moved from the
+    /// store through the extractor into the handler, a copy at each step.
+    pub workspace: Box<Workspace>,
     /// Effective role; the platform admin acts as owner.
     pub role: Role,
     pub caller: Caller,

@@ -51,7 +51,7 @@ fn object(body: Value) -> Result<Map<String, Value>, ApiError> {
     params(("workspace" = String, Path, description = "id or slug")),
     responses((status = 200, body = SettingsDocument), (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_settings(access: Access<ViewerRead>) -> Versioned<SettingsDocument> {
-    respond(access.workspace)
+    respond(*access.workspace)
 }
 
 /// Replaces the settings (admin+). Known keys are checked; other keys are

@@ -218,7 +218,7 @@ impl Store {
         hash: &str,
         now: Millis,
         key: &str,
-    ) -> Result<Option<(TokenRecord, Option<Workspace>)>, Error> {
+    ) -> Result<Option<(TokenRecord, Option<Box<Workspace>>)>, Error> {
         // The hottest statement of all: its text is built once, not per request.
         static BY_ID: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.id"));
         static BY_SLUG: LazyLock<String> = LazyLock::new(|| token_and_workspace_sql("w.slug"));
@@ -232,7 +232,7 @@ impl Store {
         let token = token_from(&mut r, 0)?;
         const WS_AT: usize = 8;
         let workspace = match r.is_null(WS_AT) {
-            false => Some(workspace_from_at(&mut r, WS_AT)?),
+            false => Some(Box::new(workspace_from_at(&mut r, WS_AT)?)),
             true => None,
         };
         Ok(Some((token, workspace)))

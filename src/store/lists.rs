@@ -31,7 +31,7 @@ pub(crate) async fn page_in_workspace<T, E>(
     workspace: &WorkspaceId,
     sort: Sort,
     page: &PageRequest,
-    mut decode: impl FnMut(Row) -> Result<T, E>,
+    decode: impl FnMut(Row) -> Result<T, E>,
 ) -> Result<Page<T>, Error>
 where
     Error: From<E>,
@@ -100,7 +100,7 @@ pub(crate) async fn page_newest_first<T, E>(
     list: &NewestFirst<'_>,
     mut params: Vec<Value>,
     page: &PageRequest,
-    mut decode: impl FnMut(Row) -> Result<T, E>,
+    decode: impl FnMut(Row) -> Result<T, E>,
 ) -> Result<Page<T>, Error>
 where
     Error: From<E>,

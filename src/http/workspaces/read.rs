@@ -147,7 +147,7 @@ pub async fn get_workspace(
     } else {
         None
     };
-    let ws = access.workspace;
+    let ws = *access.workspace;
     let version = ws.version;
     let mut body = WorkspaceResponse::new(ws, &state.plan_limits);
     body.organization = org;
