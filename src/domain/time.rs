@@ -25,7 +25,8 @@ pub fn format(ms: Millis) -> String {
 }
 
 /// The first and the last millisecond of years 0000 to 9999.
-const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<Millis> = -62_167_219_200_000..=253_402_300_799_999;
+const FOUR_DIGIT_YEARS: std::ops::RangeInclusive<Millis> =
+    -62_167_219_200_000..=253_402_300_799_999;
 
 /// "00" to "99", for writing two digits at a time.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\

@@ -1,9 +1,12 @@
-//! Races across two server processes on one database: the unique slug is
-//! decided by the database, not by a read in either process.
+//! Races across two server processes on one database: the unique slug, the
+//! last owner, an invitation's one acceptance and a join code's `max_uses`
+//! are decided by the database, not by a read in either process.
 
-use serde_json::json;
+use std::sync::{Arc, Barrier};
 
-use crate::support::{request, signup, Database, Server};
+use serde_json::{json, Value};
+
+use crate::support::{request, signup, signup_user, Database, Server, User};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_slug_across_two_processes_is_created_once() {
@@ -51,6 +54,215 @@ async fn one_slug_across_two_processes_is_created_once() {
         .unwrap();
         assert_eq!(status, 200, "{body}");
         assert_eq!(body["id"], id.as_str());
+    }
+    drop(a);
+    drop(b);
+    db.cleanup().await;
+}
+
+/// One request of [`at_once`]: process address, method, path, token, body.
+type Call = (String, &'static str, String, String, Option<Value>);
+
+/// Requests fired together from threads (released by one barrier), each at
+/// the process it names: their (status, body), in the order given.
+fn at_once(calls: Vec<Call>) -> Vec<(u16, Value)> {
+    let barrier = Arc::new(Barrier::new(calls.len()));
+    let threads: Vec<_> = calls
+        .into_iter()
+        .map(|(addr, method, path, token, body)| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                request(&addr, method, &path, Some(&token), body.as_ref()).expect("request")
+            })
+        })
+        .collect();
+    threads.into_iter().map(|t| t.join().unwrap()).collect()
+}
+
+/// A request through `addr` that must answer `expected`: its body.
+fn expect(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    expected: u16,
+) -> Value {
+    let (status, answer) = request(addr, method, path, Some(token), body.as_ref()).expect(path);
+    assert_eq!(status, expected, "{method} {path}: {answer}");
+    answer
+}
+
+/// A new workspace of `owner`'s, created through `addr`: its id.
+fn workspace(addr: &str, owner: &User, name: &str) -> String {
+    let body = json!({ "name": name });
+    let ws = expect(
+        addr,
+        "POST",
+        "/v1/workspaces",
+        &owner.token,
+        Some(body),
+        201,
+    );
+    ws["id"].as_str().unwrap().to_owned()
+}
+
+/// Each answer's status and error code, for a failure's message.
+fn outcomes(results: &[(u16, Value)]) -> Vec<(u16, &str)> {
+    results
+        .iter()
+        .map(|(s, b)| (*s, b["code"].as_str().unwrap_or("")))
+        .collect()
+}
+
+/// Every answer that lost a race is `status` with `code`.
+fn losers_are(results: &[(u16, Value)], winner: u16, status: u16, code: &str) {
+    for (s, body) in results.iter().filter(|(s, _)| *s != winner) {
+        assert_eq!((*s, body["code"].as_str()), (status, Some(code)), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_owners_demoting_each_other_through_two_processes_leave_one_owner() {
+    let db = Database::new().await;
+    let a = Server::start(&db);
+    let b = Server::start(&db);
+    for round in 0..8 {
+        let first = signup_user(&a.addr, "first");
+        let second = signup_user(&b.addr, "second");
+        let ws = workspace(&a.addr, &first, &format!("Owners {round}"));
+        let add = json!({"user_id": second.id, "role": "owner"});
+        let members = format!("/v1/workspaces/{ws}/members");
+        expect(&a.addr, "POST", &members, &first.token, Some(add), 201);
+        // Each owner demotes the other, through a different process.
+        let demote = |by: &User, at: &Server, whom: &User| -> Call {
+            let path = format!("{members}/{}", whom.id);
+            let body = Some(json!({"role": "admin"}));
+            (at.addr.clone(), "PATCH", path, by.token.clone(), body)
+        };
+        let results = at_once(vec![
+            demote(&first, &a, &second),
+            demote(&second, &b, &first),
+        ]);
+        let won = results.iter().filter(|(s, _)| *s == 200).count();
+        assert_eq!(
+            won,
+            1,
+            "exactly one demotion wins: {:?}",
+            outcomes(&results)
+        );
+        // The loser raced the winner to the last owner (409), or came after
+        // it and is no owner any more (403).
+        for (status, body) in results.iter().filter(|(s, _)| *s != 200) {
+            let code = body["code"].as_str();
+            assert!(
+                (*status, code) == (409, Some("last_owner"))
+                    || (*status, code) == (403, Some("needs_owner")),
+                "{status} {body}"
+            );
+        }
+        for (at, who) in [(&a, &first), (&b, &second)] {
+            let path = format!("{members}?role=owner");
+            let owners = expect(&at.addr, "GET", &path, &who.token, None, 200);
+            assert_eq!(owners["data"].as_array().unwrap().len(), 1, "{owners}");
+        }
+    }
+    drop(a);
+    drop(b);
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_invitation_accepted_through_two_processes_makes_one_membership() {
+    let db = Database::new().await;
+    let a = Server::start(&db);
+    let b = Server::start(&db);
+    let owner = signup_user(&a.addr, "owner");
+    let ws = workspace(&a.addr, &owner, "Invited");
+    let guest = signup_user(&b.addr, "guest");
+    let invite = Some(json!({"email": guest.email}));
+    let path = format!("/v1/workspaces/{ws}/invitations");
+    let invitation = expect(&a.addr, "POST", &path, &owner.token, invite, 201);
+    let token = invitation["token"].as_str().unwrap();
+    let results = at_once(
+        (0..10)
+            .map(|i| {
+                let at = if i % 2 == 0 { &a } else { &b };
+                let body = Some(json!({ "token": token }));
+                let path = "/v1/invitations/accept".to_owned();
+                (at.addr.clone(), "POST", path, guest.token.clone(), body)
+            })
+            .collect(),
+    );
+    let won = results.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(
+        won,
+        1,
+        "exactly one acceptance wins: {:?}",
+        outcomes(&results)
+    );
+    losers_are(&results, 201, 410, "gone");
+    for at in [&a, &b] {
+        let path = format!("/v1/workspaces/{ws}/members");
+        let members = expect(&at.addr, "GET", &path, &owner.token, None, 200);
+        let data = members["data"].as_array().unwrap();
+        let guests = data.iter().filter(|m| m["user"]["id"] == *guest.id).count();
+        assert_eq!((data.len(), guests), (2, 1), "{members}");
+        let path = format!("/v1/workspaces/{ws}");
+        let w = expect(&at.addr, "GET", &path, &owner.token, None, 200);
+        assert_eq!(w["member_count"], 2, "{w}");
+    }
+    drop(a);
+    drop(b);
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_join_code_used_through_two_processes_never_passes_max_uses() {
+    let db = Database::new().await;
+    let a = Server::start(&db);
+    let b = Server::start(&db);
+    let owner = signup_user(&a.addr, "owner");
+    let ws = workspace(&a.addr, &owner, "Crowded");
+    let code_path = format!("/v1/workspaces/{ws}/join-code");
+    let limit = Some(json!({"max_uses": 3}));
+    let created = expect(&a.addr, "POST", &code_path, &owner.token, limit, 201);
+    let code = created["code"].as_str().unwrap();
+    let people: Vec<User> = (0..12)
+        .map(|i| signup_user(&a.addr, &format!("p{i}")))
+        .collect();
+    let results = at_once(
+        people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let at = if i % 2 == 0 { &a } else { &b };
+                let body = Some(json!({ "code": code }));
+                (
+                    at.addr.clone(),
+                    "POST",
+                    "/v1/join".to_owned(),
+                    p.token.clone(),
+                    body,
+                )
+            })
+            .collect(),
+    );
+    let won = results.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(
+        won,
+        3,
+        "exactly max_uses joins win: {:?}",
+        outcomes(&results)
+    );
+    losers_are(&results, 201, 410, "gone");
+    for at in [&a, &b] {
+        let c = expect(&at.addr, "GET", &code_path, &owner.token, None, 200);
+        assert_eq!(c["uses"], 3, "{c}");
+        let path = format!("/v1/workspaces/{ws}");
+        let w = expect(&at.addr, "GET", &path, &owner.token, None, 200);
+        assert_eq!(w["member_count"], 4, "{w}");
     }
     drop(a);
     drop(b);

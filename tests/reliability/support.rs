@@ -192,8 +192,20 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// A signed-up user: its session token, id and email.
+pub struct User {
+    pub token: String,
+    pub id: String,
+    pub email: String,
+}
+
 /// Signs up a user and returns its session token.
 pub fn signup(addr: &str, name: &str) -> String {
+    signup_user(addr, name).token
+}
+
+/// Signs up a user through `addr`.
+pub fn signup_user(addr: &str, name: &str) -> User {
     let email = format!("{name}-{}@example.test", uuid::Uuid::now_v7().simple());
     let (status, body) = request(
         addr,
@@ -206,7 +218,11 @@ pub fn signup(addr: &str, name: &str) -> String {
     )
     .expect("signup");
     assert_eq!(status, 201, "signup: {body}");
-    body["token"].as_str().expect("token").to_owned()
+    User {
+        token: body["token"].as_str().expect("token").to_owned(),
+        id: body["user"]["id"].as_str().expect("user id").to_owned(),
+        email,
+    }
 }
 
 /// `PRAGMA integrity_check` of a SQLite file no process has open.
