@@ -9,7 +9,7 @@ mod writer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql};
@@ -137,13 +137,26 @@ impl SqliteDb {
     /// the writers held off. For the end of a bulk load (`admin
     /// seed-bench`), which would leave a WAL of gigabytes for the server to
     /// start on. Runs on a blocking thread: the fsyncs take a while.
+    ///
+    /// The checkpoint thread may be in the middle of its own (PASSIVE) run,
+    /// which a bulk load keeps it busy with: SQLite then answers at once
+    /// with busy and no frame counts (-1), without calling the busy handler.
+    /// That run ends by itself, so this one is retried for a while.
     pub async fn checkpoint_truncate(&self) -> Result<(), DbError> {
         let state = self.writer.quiet().await;
         let released = self.readers.release_snapshots();
-        let done =
-            tokio::task::spawn_blocking(move || checkpoint::checkpoint(&state.conn, "TRUNCATE"))
-                .await
-                .map_err(|e| DbError::Other(format!("checkpoint task failed: {e}")))??;
+        let done = tokio::task::spawn_blocking(move || {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let done = checkpoint::checkpoint(&state.conn, "TRUNCATE")?;
+                if !(done.busy && done.log < 0) || Instant::now() >= deadline {
+                    return Ok::<_, DbError>(done);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+        .await
+        .map_err(|e| DbError::Other(format!("checkpoint task failed: {e}")))??;
         drop(released);
         if done.busy {
             return Err(DbError::Other(format!(
