@@ -112,12 +112,14 @@ for db, by_m in pairs.items():
     for x in by_m[lo]:
         y = next((y for y in by_m[hi] if y["scenario"] == x["scenario"]), None)
         if y:
-            lines.append(f"| {db} | {x['scenario']} | {lo[0]:,} ({lo[1]}) | {fmt(x['rps'])} | {hi[0]:,} ({hi[1]}) | {fmt(y['rps'])} | {fmt(y['rps'] / x['rps'], 3)} | "
+            lines.append(f"| {db} | {x['scenario']} | {lo[0]:,} ({lo[1]}) | {fmt(x['rps'])} | {hi[0]:,} ({hi[1]}) | {fmt(y['rps'])} | {fmt(x['rps'] / y['rps'], 3)} | "
                          f"{fmt(x['vs_ceiling'], 4)} | {fmt(y['vs_ceiling'], 4)} |")
 if lines:
     print()
-    print("Scaling (same bench user with the same number of workspaces; only the table sizes change):")
+    print("Scaling (same bench user with the same number of workspaces; only the table sizes change).")
+    print("The cost ratio is the cost of a request on the large data over its cost on the small data,")
+    print("i.e. req/s small / req/s large: 1.0 means the cost does not grow with the data (target <= 1.3).")
     print()
-    print("| DB | scenario | memberships (phase) | req/s | memberships (phase) | req/s | ratio large / small | vs ceiling small | vs ceiling large |")
+    print("| DB | scenario | memberships (phase) | req/s | memberships (phase) | req/s | cost ratio large / small | vs ceiling small | vs ceiling large |")
     print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
