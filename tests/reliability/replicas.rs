@@ -116,10 +116,27 @@ fn outcomes(results: &[(u16, Value)]) -> Vec<(u16, &str)> {
         .collect()
 }
 
-/// Every answer that lost a race is `status` with `code`.
-fn losers_are(results: &[(u16, Value)], winner: u16, status: u16, code: &str) {
-    for (s, body) in results.iter().filter(|(s, _)| *s != winner) {
-        assert_eq!((*s, body["code"].as_str()), (status, Some(code)), "{body}");
+/// The same POST with each (token, body), alternately through `a` and
+/// `b`, all at once.
+fn alternating(
+    a: &Server,
+    b: &Server,
+    path: &str,
+    calls: Vec<(String, Value)>,
+) -> Vec<(u16, Value)> {
+    let calls = calls.into_iter().enumerate().map(|(i, (token, body))| {
+        let at = if i % 2 == 0 { a } else { b };
+        (at.addr.clone(), "POST", path.to_owned(), token, Some(body))
+    });
+    at_once(calls.collect())
+}
+
+/// Exactly `n` answers are `201`; every other is `410 gone`.
+fn created_exactly(results: &[(u16, Value)], n: usize) {
+    let won = results.iter().filter(|(s, _)| *s == 201).count();
+    assert_eq!(won, n, "{n} of the racers win: {:?}", outcomes(results));
+    for (s, body) in results.iter().filter(|(s, _)| *s != 201) {
+        assert_eq!((*s, body["code"].as_str()), (410, Some("gone")), "{body}");
     }
 }
 
@@ -185,24 +202,9 @@ async fn one_invitation_accepted_through_two_processes_makes_one_membership() {
     let path = format!("/v1/workspaces/{ws}/invitations");
     let invitation = expect(&a.addr, "POST", &path, &owner.token, invite, 201);
     let token = invitation["token"].as_str().unwrap();
-    let results = at_once(
-        (0..10)
-            .map(|i| {
-                let at = if i % 2 == 0 { &a } else { &b };
-                let body = Some(json!({ "token": token }));
-                let path = "/v1/invitations/accept".to_owned();
-                (at.addr.clone(), "POST", path, guest.token.clone(), body)
-            })
-            .collect(),
-    );
-    let won = results.iter().filter(|(s, _)| *s == 201).count();
-    assert_eq!(
-        won,
-        1,
-        "exactly one acceptance wins: {:?}",
-        outcomes(&results)
-    );
-    losers_are(&results, 201, 410, "gone");
+    let accept = (guest.token.clone(), json!({ "token": token }));
+    let results = alternating(&a, &b, "/v1/invitations/accept", vec![accept; 10]);
+    created_exactly(&results, 1);
     for at in [&a, &b] {
         let path = format!("/v1/workspaces/{ws}/members");
         let members = expect(&at.addr, "GET", &path, &owner.token, None, 200);
@@ -232,31 +234,11 @@ async fn a_join_code_used_through_two_processes_never_passes_max_uses() {
     let people: Vec<User> = (0..12)
         .map(|i| signup_user(&a.addr, &format!("p{i}")))
         .collect();
-    let results = at_once(
-        people
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                let at = if i % 2 == 0 { &a } else { &b };
-                let body = Some(json!({ "code": code }));
-                (
-                    at.addr.clone(),
-                    "POST",
-                    "/v1/join".to_owned(),
-                    p.token.clone(),
-                    body,
-                )
-            })
-            .collect(),
-    );
-    let won = results.iter().filter(|(s, _)| *s == 201).count();
-    assert_eq!(
-        won,
-        3,
-        "exactly max_uses joins win: {:?}",
-        outcomes(&results)
-    );
-    losers_are(&results, 201, 410, "gone");
+    let joins = people
+        .iter()
+        .map(|p| (p.token.clone(), json!({ "code": code })));
+    let results = alternating(&a, &b, "/v1/join", joins.collect());
+    created_exactly(&results, 3);
     for at in [&a, &b] {
         let c = expect(&at.addr, "GET", &code_path, &owner.token, None, 200);
         assert_eq!(c["uses"], 3, "{c}");
