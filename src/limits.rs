@@ -37,7 +37,10 @@ struct Local {
 pub struct RateLimiter {
     store: Store,
     pub config: RateLimits,
-    local: Mutex<HashMap<String, Local>>,
+    /// By token id; foldhash rather than std's SipHash: the map is read on
+    /// every request, and its keys are the ids of authenticated tokens,
+    /// which the server generated (no one can choose colliding keys).
+    local: Mutex<HashMap<String, Local, foldhash::fast::RandomState>>,
 }
 
 pub fn info(spec: RateSpec, count: i64, window: Millis, now: Millis) -> RateInfo {
@@ -53,7 +56,7 @@ impl RateLimiter {
         RateLimiter {
             store,
             config,
-            local: Mutex::new(HashMap::new()),
+            local: Mutex::default(),
         }
     }
 
@@ -62,7 +65,12 @@ impl RateLimiter {
         let spec = self.config.requests;
         let window = window_start(spec, now);
         let mut map = self.local.lock().expect("limiter poisoned");
-        let e = map.entry(token_id.to_owned()).or_default();
+        // Looked up by `&str` first: `entry` would take an owned key, an
+        // allocation on every request for the one time it is new.
+        if !map.contains_key(token_id) {
+            map.insert(token_id.to_owned(), Local::default());
+        }
+        let e = map.get_mut(token_id).expect("inserted above");
         if e.window != window {
             *e = Local {
                 window,

@@ -16,7 +16,7 @@ use crate::domain::error::RateInfo;
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub struct RequestCtx {
-    request_id: String,
+    request_id: HeaderValue,
     /// The most specific rate limit seen while handling the request.
     rate: RefCell<Option<(RateInfo, bool)>>,
 }
@@ -27,7 +27,8 @@ tokio::task_local! {
 
 /// The current request's id ("" outside a request).
 pub fn request_id() -> String {
-    CTX.try_with(|c| c.request_id.clone()).unwrap_or_default()
+    CTX.try_with(|c| c.request_id.to_str().unwrap_or_default().to_owned())
+        .unwrap_or_default()
 }
 
 /// Records a rate limit for the response headers. A route's own limit
@@ -41,23 +42,29 @@ pub fn set_rate(info: RateInfo, specific: bool) {
     });
 }
 
-fn valid_request_id(v: &HeaderValue) -> Option<String> {
-    let s = v.to_str().ok()?;
-    (!s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic()))
-        .then(|| s.to_owned())
+fn valid_request_id(v: &HeaderValue) -> Option<HeaderValue> {
+    let s = v.as_bytes();
+    (!s.is_empty() && s.len() <= 128 && s.iter().all(u8::is_ascii_graphic)).then(|| v.clone())
 }
 
 /// A fresh request id: a UUIDv7 (time-ordered) in simple form. Its random
 /// bits come from the thread's userspace generator (seeded from the OS):
 /// `Uuid::now_v7` would make a `getrandom` system call for every request.
-fn new_request_id() -> String {
+fn new_request_id() -> HeaderValue {
     let mut random = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut random);
-    uuid::Builder::from_unix_timestamp_millis(crate::domain::time::now_ms() as u64, &random)
-        .into_uuid()
-        .simple()
-        .to_string()
+    let mut text = [0u8; uuid::fmt::Simple::LENGTH];
+    let text =
+        uuid::Builder::from_unix_timestamp_millis(crate::domain::time::now_ms() as u64, &random)
+            .into_uuid()
+            .simple()
+            .encode_lower(&mut text);
+    HeaderValue::from_str(text).expect("hex digits are a valid header value")
 }
+
+static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Request id, rate-limit headers, and one structured log line per request;
 /// runs the request under the `Idempotency-Key` rules (`idempotency.rs`).
@@ -69,11 +76,9 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .and_then(valid_request_id)
         .unwrap_or_else(new_request_id);
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    // A clone of the route's `Arc<str>`, not a copy of the text.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or("unmatched", MatchedPath::as_str);
     let started = Instant::now();
     let ctx = RequestCtx {
         request_id: request_id.clone(),
@@ -102,13 +107,11 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         })
         .await;
     let h = resp.headers_mut();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        h.insert(&REQUEST_ID, v);
-    }
+    h.insert(&REQUEST_ID, request_id.clone());
     if let Some(r) = rate {
-        h.insert("ratelimit-limit", r.limit.into());
-        h.insert("ratelimit-remaining", r.remaining.into());
-        h.insert("ratelimit-reset", r.reset_secs.into());
+        h.insert(&RATELIMIT_LIMIT, r.limit.into());
+        h.insert(&RATELIMIT_REMAINING, r.remaining.into());
+        h.insert(&RATELIMIT_RESET, r.reset_secs.into());
         if resp.status().as_u16() == 429 {
             resp.headers_mut()
                 .insert("retry-after", r.reset_secs.max(1).into());
@@ -118,8 +121,9 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let elapsed = started.elapsed().as_secs_f64();
     state
         .metrics
-        .observe(method.as_str(), &route, status, elapsed);
+        .observe(method.as_str(), route, status, elapsed);
     let latency_ms = elapsed * 1000.0;
+    let request_id = request_id.to_str().unwrap_or_default();
     if status >= 500 {
         tracing::error!(%request_id, %method, %route, status, latency_ms, "request failed");
     } else {
@@ -132,10 +136,10 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 mod tests {
     #[test]
     fn generated_request_ids_are_distinct_version_7_uuids() {
-        let a = super::new_request_id();
-        let b = super::new_request_id();
+        let (a, b) = (super::new_request_id(), super::new_request_id());
+        let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
         assert_ne!(a, b);
-        for id in [&a, &b] {
+        for id in [a, b] {
             let u = uuid::Uuid::parse_str(id).unwrap();
             assert_eq!(u.get_version_num(), 7);
             assert_eq!(id.len(), 32);

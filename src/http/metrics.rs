@@ -2,6 +2,7 @@
 //! route and status, database connections. Platform admin only, unless
 //! `metrics_public = true` (a scraper on a private network).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::extract::State;
@@ -41,6 +42,18 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    /// The two families' metrics of each route, method and status seen, as
+    /// handles that share the families' counts. A request then costs one
+    /// foldhash lookup by the route's `&str`; asking the families costs two
+    /// SipHash lookups of owned label sets, four strings allocated for them.
+    seen: Mutex<HashMap<Box<str>, Vec<Seen>, foldhash::fast::RandomState>>,
+}
+
+struct Seen {
+    method: &'static str,
+    status: u16,
+    requests: Counter,
+    latency: Histogram,
 }
 
 impl Default for Metrics {
@@ -73,6 +86,7 @@ impl Default for Metrics {
             requests,
             latency,
             pool,
+            seen: Mutex::default(),
         }
     }
 }
@@ -81,22 +95,59 @@ impl Metrics {
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         // Label values must stay a small set: unknown methods fold into one.
         let method = match method {
-            "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method,
+            "GET" => "GET",
+            "POST" => "POST",
+            "PUT" => "PUT",
+            "PATCH" => "PATCH",
+            "DELETE" => "DELETE",
+            "HEAD" => "HEAD",
+            "OPTIONS" => "OPTIONS",
             _ => "OTHER",
         };
-        self.requests
+        let mut seen = self.seen.lock().expect("metrics poisoned");
+        if !seen.contains_key(route) {
+            seen.insert(route.into(), Vec::new());
+        }
+        let of_route = seen.get_mut(route).expect("inserted above");
+        let at = match of_route
+            .iter()
+            .position(|s| s.method == method && s.status == status)
+        {
+            Some(at) => at,
+            None => {
+                of_route.push(self.handles(method, route, status));
+                of_route.len() - 1
+            }
+        };
+        let s = &of_route[at];
+        s.requests.inc();
+        s.latency.observe(seconds);
+    }
+
+    /// The families' metrics of a route, method and status (created on
+    /// first use).
+    fn handles(&self, method: &'static str, route: &str, status: u16) -> Seen {
+        let requests = self
+            .requests
             .get_or_create(&RequestLabels {
                 method: method.to_owned(),
                 route: route.to_owned(),
                 status,
             })
-            .inc();
-        self.latency
+            .clone();
+        let latency = self
+            .latency
             .get_or_create(&RouteLabels {
                 method: method.to_owned(),
                 route: route.to_owned(),
             })
-            .observe(seconds);
+            .clone();
+        Seen {
+            method,
+            status,
+            requests,
+            latency,
+        }
     }
 }
 
