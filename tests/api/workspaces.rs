@@ -768,3 +768,67 @@ async fn permissions_list_the_callers_actions() {
         .await
         .assert(200);
 }
+
+/// Every filter of the list at once, with `include_total` and a cursor, for
+/// a user who is in an organization (on SQLite the plan with both
+/// branches): each value lands in its own placeholder, whatever order the
+/// statuses are asked in, and the count leaves out the cursor.
+#[tokio::test]
+async fn all_list_filters_at_once_page_through_the_matching_workspaces() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let hq = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Lab One", "organization": {"name": "Acme"}}),
+        )
+        .await;
+    hq.assert(201);
+    let org = hq.body["organization_id"].as_str().unwrap().to_owned();
+    let in_org = |name: &str| json!({"name": name, "organization_id": org});
+    let mut ids = vec![hq.body["id"].as_str().unwrap().to_owned()];
+    for name in ["Lab Two", "Lab Three", "Beta"] {
+        let r = app.post("/v1/workspaces", &ada.token, in_org(name)).await;
+        r.assert(201);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    app.workspace(&ada, "Lab Elsewhere").await;
+    app.post(
+        &format!("/v1/workspaces/{}/archive", ids[1]),
+        &ada.token,
+        json!({"archive": true}),
+    )
+    .await
+    .assert(200);
+    app.delete(&format!("/v1/workspaces/{}", ids[2]), &ada.token)
+        .await
+        .assert(200);
+
+    let base = format!(
+        "/v1/workspaces?status=deleted,archived,active,archived&role=owner\
+         &organization_id={org}&q=LAB&sort=name&limit=1&include_total=true"
+    );
+    let mut names = Vec::new();
+    let mut url = base.clone();
+    loop {
+        let r = app.get(&url, &ada.token).await;
+        r.assert(200);
+        assert_eq!(r.body["meta"]["total"], 3, "{}", r.body);
+        for w in r.body["data"].as_array().unwrap() {
+            names.push(w["name"].as_str().unwrap().to_owned());
+        }
+        match r.body["meta"]["next_cursor"].as_str() {
+            Some(c) => url = format!("{base}&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["Lab One", "Lab Three", "Lab Two"]);
+    // A role the caller does not have: nothing, counted as nothing.
+    let r = app
+        .get(&base.replace("role=owner", "role=viewer"), &ada.token)
+        .await;
+    r.assert(200);
+    assert_eq!(r.body["data"].as_array().unwrap().len(), 0);
+    assert_eq!(r.body["meta"]["total"], 0);
+}

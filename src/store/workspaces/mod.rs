@@ -98,7 +98,7 @@ pub struct ListFilter {
     pub sort: Sort,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub enum Sort {
     #[default]
     CreatedDesc,
@@ -107,14 +107,13 @@ pub enum Sort {
     NameDesc,
 }
 
-/// Collects parameters while SQL is assembled; `bind` returns `$N`.
+/// The parameters of a statement, in the order of their placeholders.
 #[derive(Default)]
 struct Params(Vec<Value>);
 
 impl Params {
-    fn bind(&mut self, v: impl Into<Value>) -> String {
+    fn push(&mut self, v: impl Into<Value>) {
         self.0.push(v.into());
-        format!("${}", self.0.len())
     }
 }
 
