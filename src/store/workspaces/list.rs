@@ -23,45 +23,20 @@ impl Store {
     /// cost follows the page size, not the number of memberships or the
     /// depth of the page.
     ///
-    /// The values are bound first, always in the same order; the text of
-    /// the statement depends only on the [`ListShape`] of the request and is
-    /// written once per shape ([`list_sql`]).
+    /// The text of the statement depends only on the [`ListShape`] of the
+    /// request and is written once per shape ([`list_sql`]); the values go
+    /// into the places [`Slots`] numbers for that shape.
     pub async fn list_workspaces(
         &self,
         user: &UserId,
         filter: &ListFilter,
         page: &PageRequest,
     ) -> Result<Page<Workspace>, Error> {
-        let mut p = Params::default();
-        p.push(user);
-        // In one order whatever the query asked: `status=archived,active`
-        // and `status=active,archived,active` are one shape.
-        let statuses = StatusSet::of(&filter.statuses);
-        if statuses.has(Status::Deleted) {
-            p.push(now_ms());
-        }
-        if let Some(r) = filter.role {
-            p.push(r.rank());
-        }
-        if let Some(org) = &filter.organization_id {
-            p.push(org.as_str());
-        }
-        if let Some(q) = &filter.q {
-            p.push(like_pattern(q));
-        }
-        let filter_params = p.0.len();
         let (after, offset) = page.position();
-        if let Some(c) = after {
-            let by_name = matches!(filter.sort, Sort::NameAsc | Sort::NameDesc);
-            let (at, id) = c.of_list(WorkspaceId::PREFIX, by_name)?;
-            match at {
-                CursorKey::Int(v) => p.push(*v),
-                CursorKey::Text(t) => p.push(t.as_str()),
-            };
-            p.push(id);
-        }
-        p.push(page.limit + 1);
-        p.push(offset);
+        let by_name = matches!(filter.sort, Sort::NameAsc | Sort::NameDesc);
+        let cursor = after
+            .map(|c| c.of_list(WorkspaceId::PREFIX, by_name))
+            .transpose()?;
         let plan = match self.backend() {
             // Most users belong to no organization: then the first branch
             // is the whole answer, and SQLite skips the compound's merge and
@@ -69,30 +44,58 @@ impl Store {
             // ~10 % of a page, for one index probe.
             Backend::Sqlite if !self.in_any_organization(user).await? => Plan::SqliteDirect,
             Backend::Sqlite => Plan::SqliteBoth,
-            Backend::Postgres => {
-                p.push(offset + page.limit + 1);
-                Plan::Postgres
-            }
+            Backend::Postgres => Plan::Postgres,
         };
         let shape = ListShape {
-            statuses,
+            // `status=archived,active` and `status=active,archived,active`
+            // are one shape.
+            statuses: StatusSet::of(&filter.statuses),
             role: filter.role.is_some(),
             organization: filter.organization_id.is_some(),
             q: filter.q.is_some(),
             sort: filter.sort,
-            cursor: after.is_some(),
+            cursor: cursor.is_some(),
             plan,
         };
+        let at = Slots::of(&shape);
+        let mut params = vec![Value::NullText; at.count];
+        let mut put = |slot: usize, v: Value| params[slot - 1] = v;
+        put(at.user, user.into());
+        if let Some(slot) = at.deleted_before {
+            put(slot, now_ms().into());
+        }
+        if let (Some(slot), Some(r)) = (at.role, filter.role) {
+            put(slot, r.rank().into());
+        }
+        if let (Some(slot), Some(org)) = (at.organization, &filter.organization_id) {
+            put(slot, org.as_str().into());
+        }
+        if let (Some(slot), Some(q)) = (at.q, &filter.q) {
+            put(slot, like_pattern(q).into());
+        }
+        if let (Some((key_slot, id_slot)), Some((key, id))) = (at.cursor, cursor) {
+            put(
+                key_slot,
+                match key {
+                    CursorKey::Int(v) => (*v).into(),
+                    CursorKey::Text(t) => t.as_str().into(),
+                },
+            );
+            put(id_slot, id.into());
+        }
+        put(at.limit, (page.limit + 1).into());
+        put(at.offset, offset.into());
+        if let Some(slot) = at.branch_limit {
+            put(slot, (offset + page.limit + 1).into());
+        }
         let total = if page.include_total {
-            // The count takes the filters' values only (not the cursor's,
-            // the limits or the offset).
-            let params = p.0[..filter_params].to_vec();
+            // The count takes the filters' values only, which come first.
+            let params = params[..at.filters].to_vec();
             Some(self.db.fetch_all(&count_sql(&shape), params).await?[0].int(0)?)
         } else {
             None
         };
-        let sql = list_sql(&shape);
-        let rows = self.db.fetch_all(&sql, p.0).await?;
+        let rows = self.db.fetch_all(&list_sql(&shape), params).await?;
         // Each branch reads the id first and `sort_key` last.
         cut(rows, page, total, |mut r| workspace_from(&mut r))
     }
@@ -162,41 +165,62 @@ impl StatusSet {
     }
 }
 
-/// The placeholders of a shape's parameters (`$1`, `$2`, ...), numbered in
-/// the order [`Store::list_workspaces`] binds the values.
+/// Where each parameter of a shape goes: its number (`$n`), counted in one
+/// place, here, for both the text and the values. The filters' come first,
+/// so the count query takes the first [`Slots::filters`] values.
 struct Slots {
-    user: String,
-    deleted_before: Option<String>,
-    role: Option<String>,
-    organization: Option<String>,
-    q: Option<String>,
+    user: usize,
+    deleted_before: Option<usize>,
+    role: Option<usize>,
+    organization: Option<usize>,
+    q: Option<usize>,
+    /// How many of the parameters are the filters' (with the user's).
+    filters: usize,
     /// The cursor's sort key and id.
-    cursor: Option<(String, String)>,
-    limit: String,
-    offset: String,
+    cursor: Option<(usize, usize)>,
+    limit: usize,
+    offset: usize,
     /// PostgreSQL: the limit of each branch.
-    branch_limit: Option<String>,
+    branch_limit: Option<usize>,
+    count: usize,
 }
 
 impl Slots {
     fn of(shape: &ListShape) -> Slots {
         let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
+        let next = |n: &mut usize| {
+            *n += 1;
+            *n
         };
+        let user = next(&mut n);
+        let deleted_before = shape.statuses.has(Status::Deleted).then(|| next(&mut n));
+        let role = shape.role.then(|| next(&mut n));
+        let organization = shape.organization.then(|| next(&mut n));
+        let q = shape.q.then(|| next(&mut n));
+        let filters = n;
+        let cursor = shape.cursor.then(|| (next(&mut n), next(&mut n)));
+        let limit = next(&mut n);
+        let offset = next(&mut n);
+        let branch_limit = (shape.plan == Plan::Postgres).then(|| next(&mut n));
         Slots {
-            user: next(),
-            deleted_before: shape.statuses.has(Status::Deleted).then(&mut next),
-            role: shape.role.then(&mut next),
-            organization: shape.organization.then(&mut next),
-            q: shape.q.then(&mut next),
-            cursor: shape.cursor.then(|| (next(), next())),
-            limit: next(),
-            offset: next(),
-            branch_limit: (shape.plan == Plan::Postgres).then(&mut next),
+            user,
+            deleted_before,
+            role,
+            organization,
+            q,
+            filters,
+            cursor,
+            limit,
+            offset,
+            branch_limit,
+            count: n,
         }
     }
+}
+
+/// `$n`.
+fn slot(n: usize) -> String {
+    format!("${n}")
 }
 
 /// The filters' conditions, joined by AND.
@@ -208,22 +232,23 @@ fn conditions(shape: &ListShape, at: &Slots) -> String {
         let alts: Vec<String> = shape
             .statuses
             .iter()
-            .map(|s| match (s, &at.deleted_before) {
+            .map(|s| match (s, at.deleted_before) {
                 (Status::Deleted, Some(now)) => format!(
-                    "(w.status = 'deleted' AND {EFFECTIVE_RANK} = 4 AND w.purge_at > {now})"
+                    "(w.status = 'deleted' AND {EFFECTIVE_RANK} = 4 AND w.purge_at > {})",
+                    slot(now)
                 ),
                 (other, _) => format!("w.status = '{}'", other.as_str()),
             })
             .collect();
         conds.push(format!("({})", alts.join(" OR ")));
     }
-    if let Some(r) = &at.role {
-        conds.push(format!("{EFFECTIVE_RANK} = {r}"));
+    if let Some(r) = at.role {
+        conds.push(format!("{EFFECTIVE_RANK} = {}", slot(r)));
     }
-    if let Some(org) = &at.organization {
-        conds.push(format!("w.organization_id = {org}"));
+    if let Some(org) = at.organization {
+        conds.push(format!("w.organization_id = {}", slot(org)));
     }
-    if let Some(pat) = &at.q {
+    if let Some(pat) = at.q.map(slot) {
         conds.push(format!(
             "(lower(w.name) LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"
         ));
@@ -234,7 +259,7 @@ fn conditions(shape: &ListShape, at: &Slots) -> String {
 /// `total`: the accessible workspaces that pass the filters.
 fn count_sql(shape: &ListShape) -> String {
     let at = Slots::of(shape);
-    let (uid, common) = (&at.user, conditions(shape, &at));
+    let (uid, common) = (slot(at.user), conditions(shape, &at));
     format!(
         "SELECT COUNT(*) FROM (
            SELECT w.id FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
@@ -254,20 +279,17 @@ fn count_sql(shape: &ListShape) -> String {
 fn list_sql(shape: &ListShape) -> Arc<str> {
     type Texts = HashMap<ListShape, Arc<str>, foldhash::fast::RandomState>;
     static TEXTS: LazyLock<Mutex<Texts>> = LazyLock::new(Mutex::default);
-    if let Some(text) = TEXTS.lock().expect("list texts poisoned").get(shape) {
-        return text.clone();
-    }
-    let text: Arc<str> = write_list_sql(shape).into();
     TEXTS
         .lock()
         .expect("list texts poisoned")
-        .insert(*shape, text.clone());
-    text
+        .entry(*shape)
+        .or_insert_with(|| write_list_sql(shape).into())
+        .clone()
 }
 
 fn write_list_sql(shape: &ListShape) -> String {
     let at = Slots::of(shape);
-    let (uid, common) = (&at.user, conditions(shape, &at));
+    let (uid, common) = (slot(at.user), conditions(shape, &at));
     // Sort key of each branch (the membership branch uses its copy of
     // created_at so the walk stays on its index) and of the outer query.
     let (desc, by_name) = match shape.sort {
@@ -289,11 +311,14 @@ fn write_list_sql(shape: &ListShape) -> String {
     } else {
         ("m.ws_created_at", "m.workspace_id", "w.created_at")
     };
-    let (keyset1, keyset2) = match &at.cursor {
-        Some((key, cid)) => (
-            format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})"),
-            format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})"),
-        ),
+    let (keyset1, keyset2) = match at.cursor {
+        Some((key, cid)) => {
+            let (key, cid) = (slot(key), slot(cid));
+            (
+                format!(" AND ({k1}, {id1}) {cmp} ({key}, {cid})"),
+                format!(" AND ({k2}, w.id) {cmp} ({key}, {cid})"),
+            )
+        }
         None => (String::new(), String::new()),
     };
     // Each branch starts from the caller's own rows (`CROSS JOIN` fixes
@@ -326,16 +351,13 @@ fn write_list_sql(shape: &ListShape) -> String {
     // subquery would lose that order and re-sort whole rows). PostgreSQL
     // would hash-join all of the caller's memberships for the plain
     // compound, so each branch gets its own ORDER BY and LIMIT there.
-    let (limit, offset) = (&at.limit, &at.offset);
+    let (limit, offset) = (slot(at.limit), slot(at.offset));
     let page_clause = format!("ORDER BY sort_key {dir}, id {dir} LIMIT {limit} OFFSET {offset}");
     match shape.plan {
         Plan::SqliteDirect => format!("{branch_a} {page_clause}"),
         Plan::SqliteBoth => format!("{branch_a} UNION ALL {branch_b} {page_clause}"),
         Plan::Postgres => {
-            let inner = at
-                .branch_limit
-                .as_deref()
-                .expect("a PostgreSQL plan has it");
+            let inner = slot(at.branch_limit.expect("a PostgreSQL plan has it"));
             format!(
                 "SELECT * FROM ({branch_a} ORDER BY {k1} {dir}, {id1} {dir} LIMIT {inner}) AS a
                  UNION ALL

@@ -107,16 +107,6 @@ pub enum Sort {
     NameDesc,
 }
 
-/// The parameters of a statement, in the order of their placeholders.
-#[derive(Default)]
-struct Params(Vec<Value>);
-
-impl Params {
-    fn push(&mut self, v: impl Into<Value>) {
-        self.0.push(v.into());
-    }
-}
-
 pub(crate) fn like_pattern(q: &str) -> String {
     let escaped = q
         .to_lowercase()
