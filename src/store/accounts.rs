@@ -2,7 +2,7 @@
 
 use std::sync::LazyLock;
 
-use super::db::{DbError, Row};
+use super::db::{Columns, DbError, Row};
 use super::lists::{page_newest_first, NewestFirst};
 use super::workspaces::{workspace_from_at, WS_COLS};
 use super::Store;
@@ -65,7 +65,7 @@ fn user_from(row: &mut Row, at: usize) -> Result<User, DbError> {
     })
 }
 
-fn token_from(row: &mut Row, at: usize) -> Result<TokenRecord, DbError> {
+fn token_from<C: Columns + ?Sized>(row: &mut C, at: usize) -> Result<TokenRecord, DbError> {
     Ok(TokenRecord {
         id: TokenId::from_db(row.take_text(at)?),
         kind: TokenKind::parse(row.str(at + 1)?).ok_or(DbError::Decode(at + 1))?,
@@ -227,15 +227,20 @@ impl Store {
         } else {
             &BY_SLUG
         };
-        let row = self.db.fetch_optional(sql, params![hash, now, key]).await?;
-        let Some(mut r) = row else { return Ok(None) };
-        let token = token_from(&mut r, 0)?;
         const WS_AT: usize = 8;
-        let workspace = match r.is_null(WS_AT) {
-            false => Some(Box::new(workspace_from_at(&mut r, WS_AT)?)),
-            true => None,
-        };
-        Ok(Some((token, workspace)))
+        let mut found = None;
+        self.db
+            .for_each_row(sql, params![hash, now, key], |r| {
+                let token = token_from(r, 0)?;
+                let workspace = match r.is_null(WS_AT) {
+                    false => Some(Box::new(workspace_from_at(r, WS_AT)?)),
+                    true => None,
+                };
+                found = Some((token, workspace));
+                Ok(())
+            })
+            .await?;
+        Ok(found)
     }
 
     /// Records use of a token; called at most once a minute per token.

@@ -138,7 +138,7 @@ pub(crate) fn map_pg_error(e: sqlx::Error) -> DbError {
 }
 
 /// One decoded row.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Row(pub(crate) Vec<Value>);
 
 impl Row {
@@ -209,6 +209,50 @@ impl Row {
     }
 }
 
+/// A row's columns, read by index: a decoded [`Row`], or on SQLite the row
+/// a statement has just stepped to, read in place ([`Db::for_each_row`]),
+/// so that nothing is copied out of it but what the decoder keeps.
+/// Decoders are written once against this and serve both.
+pub trait Columns {
+    fn int(&self, i: usize) -> Result<i64, DbError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError>;
+    /// A text column, borrowed.
+    fn str(&self, i: usize) -> Result<&str, DbError>;
+    /// Whether the column is NULL (or missing).
+    fn is_null(&self, i: usize) -> bool;
+    /// A text column to keep: moved out of a [`Row`] (which then holds an
+    /// empty string there), copied from a row read in place.
+    fn take_text(&mut self, i: usize) -> Result<String, DbError>;
+    /// [`Columns::take_text`] for a nullable column.
+    fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, DbError>;
+    /// How many columns the row has.
+    fn count(&self) -> usize;
+}
+
+impl Columns for Row {
+    fn int(&self, i: usize) -> Result<i64, DbError> {
+        Row::int(self, i)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        Row::opt_int(self, i)
+    }
+    fn str(&self, i: usize) -> Result<&str, DbError> {
+        Row::str(self, i)
+    }
+    fn is_null(&self, i: usize) -> bool {
+        Row::is_null(self, i)
+    }
+    fn take_text(&mut self, i: usize) -> Result<String, DbError> {
+        Row::take_text(self, i)
+    }
+    fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, DbError> {
+        Row::take_opt_text(self, i)
+    }
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+}
+
 /// Which database we talk to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -248,6 +292,30 @@ impl Db {
         params: Vec<Value>,
     ) -> Result<Option<Row>, DbError> {
         Ok(self.fetch_all(sql, params).await?.into_iter().next())
+    }
+
+    /// Runs a read-only query and hands each row to `each` as it comes. On
+    /// SQLite the row is read in place, while the statement is on it: a
+    /// decoder copies only the columns it keeps, and no row is built (for
+    /// a page of workspaces, ~250 allocations fewer). PostgreSQL's rows
+    /// arrive decoded and are handed over as [`Row`]s.
+    pub async fn for_each_row(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        mut each: impl FnMut(&mut dyn Columns) -> Result<(), DbError> + Send,
+    ) -> Result<(), DbError> {
+        match self {
+            Db::Sqlite(db) => {
+                db.read(|conn| super::sqlite::for_each_row(conn, sql, &params, &mut each))
+            }
+            Db::Postgres(pool) => {
+                for mut row in Box::pin(pg_fetch_all(pool, sql, params)).await? {
+                    each(&mut row)?;
+                }
+                Ok(())
+            }
+        }
     }
 
     /// A single writing statement with `RETURNING`, as its own transaction.

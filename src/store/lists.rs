@@ -9,7 +9,7 @@
 //! and the sort key last, so one step ([`cut`]) makes the page and its
 //! cursor from the rows.
 
-use super::db::{Backend, Db, DbError, Row, Value};
+use super::db::{Backend, Columns, Db, DbError, Row, Value};
 use super::workspaces::Sort;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
@@ -142,7 +142,7 @@ where
 /// id first and its sort key last: `limit` rows, whether there are more, and
 /// the cursor after the last row kept.
 pub(crate) fn cut<T, E>(
-    mut rows: Vec<Row>,
+    rows: Vec<Row>,
     page: &PageRequest,
     total: Option<i64>,
     mut decode: impl FnMut(Row) -> Result<T, E>,
@@ -150,39 +150,73 @@ pub(crate) fn cut<T, E>(
 where
     Error: From<E>,
 {
-    let has_more = rows.len() as i64 > page.limit;
-    rows.truncate(page.limit as usize);
-    let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => {
-            let at = last.0.len() - 1;
-            let key = match &last.0[at] {
-                Value::Int(v) => CursorKey::Int(*v),
-                Value::Text(t) => CursorKey::Text(t.clone()),
-                _ => return Err(DbError::Decode(at).into()),
-            };
-            Some(
-                Cursor {
-                    key,
-                    id: last.text(0)?,
-                }
-                .encode(),
-            )
-        }
-        _ => None,
-    };
-    // Sized up front: collecting `Result`s knows no length, and a page of
-    // workspaces (450 bytes each) regrew four times, copying every row.
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(decode(row)?);
+    let mut pager = Pager::new(page);
+    for mut row in rows {
+        pager.push(&mut row, |r| Ok::<_, Error>(decode(std::mem::take(r))?))?;
     }
-    Ok(Page {
-        items,
-        has_more,
-        next_cursor,
-        total,
-        limit: page.limit,
-    })
+    Ok(pager.finish(total))
+}
+
+/// [`cut`] one row at a time, for rows read in place
+/// ([`Db::for_each_row`](super::db::Db::for_each_row)).
+pub(crate) struct Pager<T> {
+    limit: usize,
+    items: Vec<T>,
+    has_more: bool,
+    /// The cursor after the `limit`-th row, once it has come.
+    after_last: Option<Cursor>,
+}
+
+impl<T> Pager<T> {
+    pub fn new(page: &PageRequest) -> Self {
+        let limit = page.limit.max(0) as usize;
+        Pager {
+            limit,
+            // Sized up front: a page of workspaces (450 bytes each) regrew
+            // four times, copying every row.
+            items: Vec::with_capacity(limit),
+            has_more: false,
+            after_last: None,
+        }
+    }
+
+    /// One row, its id first and its sort key last: decoded while the page
+    /// has room; a row past it only says there are more.
+    pub fn push<C: Columns + ?Sized, E: From<DbError>>(
+        &mut self,
+        row: &mut C,
+        decode: impl FnOnce(&mut C) -> Result<T, E>,
+    ) -> Result<(), E> {
+        if self.items.len() == self.limit {
+            self.has_more = true;
+            return Ok(());
+        }
+        if self.items.len() + 1 == self.limit {
+            // Read before decoding, which may take the id out of the row.
+            let at = row.count().saturating_sub(1);
+            let key = match row.str(at) {
+                Ok(t) => CursorKey::Text(t.to_owned()),
+                Err(_) => CursorKey::Int(row.int(at)?),
+            };
+            let id = row.str(0)?.to_owned();
+            self.after_last = Some(Cursor { key, id });
+        }
+        self.items.push(decode(row)?);
+        Ok(())
+    }
+
+    pub fn finish(self, total: Option<i64>) -> Page<T> {
+        Page {
+            next_cursor: self
+                .after_last
+                .filter(|_| self.has_more)
+                .map(|c| c.encode()),
+            items: self.items,
+            has_more: self.has_more,
+            total,
+            limit: self.limit as i64,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,13 +12,14 @@
 use std::cell::{RefCell, RefMut};
 use std::collections::HashMap;
 use std::ffi::CStr;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
 use rusqlite::{ffi, Connection, Statement};
 
 use super::map_err;
-use crate::store::db::{DbError, Value};
+use crate::store::db::{Columns, DbError, Value};
 
 /// Statements kept per connection. Past this, the cache starts over: only
 /// SQL built with a varying shape (a bulk INSERT of N rows) gets there.
@@ -109,11 +110,7 @@ impl RawStmt {
                     if t.is_null() {
                         return Err(DbError::Other("sqlite: out of memory".into()));
                     }
-                    let t = std::slice::from_raw_parts(t, len);
-                    Value::Text(match std::str::from_utf8(t) {
-                        Ok(s) => s.to_owned(),
-                        Err(_) => String::from_utf8_lossy(t).into_owned(),
-                    })
+                    Value::Text(owned_text(std::slice::from_raw_parts(t, len)))
                 }
                 ffi::SQLITE_BLOB => {
                     let b = ffi::sqlite3_value_blob(v);
@@ -129,6 +126,117 @@ impl RawStmt {
             });
         }
         Ok(vals)
+    }
+
+    /// The row the statement's last step returned, to read in place for
+    /// as long as `'s`.
+    ///
+    /// # Safety
+    /// As for [`RawStmt::row`], for all of `'s`: the statement must stay on
+    /// that row (neither step nor reset) while the result lives.
+    pub(super) unsafe fn current<'s>(self) -> StepRow<'s> {
+        StepRow {
+            stmt: self.0,
+            count: ffi::sqlite3_data_count(self.0.as_ptr()) as usize,
+            _stmt: PhantomData,
+        }
+    }
+}
+
+/// The row a statement's last step returned, read in place through
+/// [`Columns`]: text is borrowed from SQLite's own copy of the column, and
+/// only what a decoder keeps is copied out. It lives no longer than the
+/// borrow `'s` of the statement, which cannot step or reset meanwhile.
+pub(super) struct StepRow<'s> {
+    stmt: NonNull<ffi::sqlite3_stmt>,
+    count: usize,
+    _stmt: PhantomData<&'s mut ()>,
+}
+
+impl StepRow<'_> {
+    /// The column's type and value (the unprotected kind, see
+    /// [`RawStmt::row`]).
+    fn value(&self, i: usize) -> Result<(i32, *mut ffi::sqlite3_value), DbError> {
+        if i >= self.count {
+            return Err(DbError::Decode(i));
+        }
+        // SAFETY: the statement is on a row (see `RawStmt::current`), and
+        // `i` is one of its columns.
+        unsafe {
+            let v = ffi::sqlite3_column_value(self.stmt.as_ptr(), i as i32);
+            Ok((ffi::sqlite3_value_type(v), v))
+        }
+    }
+
+    /// The bytes of a TEXT column; `None` for NULL.
+    fn opt_bytes(&self, i: usize) -> Result<Option<&[u8]>, DbError> {
+        match self.value(i)? {
+            (ffi::SQLITE_TEXT, v) => {
+                // SAFETY: `v` is a TEXT column of the current row (read as
+                // text, it is not converted). Its text, read before its
+                // length as SQLite asks, stays valid until the statement
+                // steps or resets, which it cannot while `self` is borrowed.
+                unsafe {
+                    let t = ffi::sqlite3_value_text(v);
+                    let len = ffi::sqlite3_value_bytes(v) as usize;
+                    if t.is_null() {
+                        return Err(DbError::Other("sqlite: out of memory".into()));
+                    }
+                    Ok(Some(std::slice::from_raw_parts(t, len)))
+                }
+            }
+            (ffi::SQLITE_NULL, _) => Ok(None),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+
+    fn bytes(&self, i: usize) -> Result<&[u8], DbError> {
+        self.opt_bytes(i)?.ok_or(DbError::Decode(i))
+    }
+}
+
+/// Text read from SQLite as a `String` (a column written by another
+/// program may not be UTF-8: its bad bytes are replaced, not refused).
+fn owned_text(t: &[u8]) -> String {
+    match std::str::from_utf8(t) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(t).into_owned(),
+    }
+}
+
+impl Columns for StepRow<'_> {
+    fn int(&self, i: usize) -> Result<i64, DbError> {
+        self.opt_int(i)?.ok_or(DbError::Decode(i))
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
+        // SAFETY: `v` is a column of the current row, of the type matched.
+        match self.value(i)? {
+            (ffi::SQLITE_INTEGER, v) => Ok(Some(unsafe { ffi::sqlite3_value_int64(v) })),
+            (ffi::SQLITE_FLOAT, v) => Ok(Some(unsafe { ffi::sqlite3_value_double(v) } as i64)),
+            (ffi::SQLITE_NULL, _) => Ok(None),
+            _ => Err(DbError::Decode(i)),
+        }
+    }
+
+    fn str(&self, i: usize) -> Result<&str, DbError> {
+        std::str::from_utf8(self.bytes(i)?).map_err(|_| DbError::Decode(i))
+    }
+
+    fn is_null(&self, i: usize) -> bool {
+        self.value(i).map_or(true, |(t, _)| t == ffi::SQLITE_NULL)
+    }
+
+    fn take_text(&mut self, i: usize) -> Result<String, DbError> {
+        Ok(owned_text(self.bytes(i)?))
+    }
+
+    fn take_opt_text(&mut self, i: usize) -> Result<Option<String>, DbError> {
+        Ok(self.opt_bytes(i)?.map(owned_text))
+    }
+
+    fn count(&self) -> usize {
+        self.count
     }
 }
 

@@ -17,7 +17,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, ToSql};
 use self::checkpoint::{WalSignal, JOURNAL_SIZE_LIMIT};
 use self::readers::Readers;
 use self::writer::{Writer, WriterState};
-use super::db::{DbError, Row, Value};
+use super::db::{Columns, DbError, Row, Value};
 
 pub use self::conn::Conn;
 pub use self::writer::SqliteWriter;
@@ -266,6 +266,25 @@ pub fn query(conn: &Conn, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbErr
     Ok(out)
 }
 
+/// Steps through the rows of `sql`, handing each to `each` in place (see
+/// [`StepRow`](conn::StepRow)).
+pub fn for_each_row(
+    conn: &Conn,
+    sql: &str,
+    params: &[Value],
+    each: &mut dyn FnMut(&mut dyn Columns) -> Result<(), DbError>,
+) -> Result<(), DbError> {
+    let (mut stmt, raw) = conn.bound(sql, params)?;
+    let mut rows = stmt.raw_query();
+    while rows.next().map_err(map_err)?.is_some() {
+        // SAFETY: `raw` is this statement's handle, its step just returned
+        // a row, and the row read in place is gone before the next step.
+        let mut row = unsafe { raw.current() };
+        each(&mut row)?;
+    }
+    Ok(())
+}
+
 pub fn execute(conn: &Conn, sql: &str, params: &[Value]) -> Result<u64, DbError> {
     let (mut stmt, _) = conn.bound(sql, params)?;
     let n = stmt.raw_execute().map_err(map_err)?;
@@ -502,6 +521,86 @@ mod tests {
             let rows = query(&conn, sql, &[]).unwrap();
             assert_eq!(rows[0].0, vec![Value::Int(n)]);
         }
+    }
+
+    #[test]
+    fn rows_read_in_place_answer_as_decoded_rows_do() {
+        let conn = Conn::new(Connection::open_in_memory().unwrap());
+        let sql = "SELECT 7, 2.9, 'héllo', '', NULL, x'00ff', $1, $2";
+        let params = [Value::Text("ws_1".into()), Value::NullInt];
+        let decoded = query(&conn, sql, &params).unwrap().remove(0);
+        // Every reading accessor on every column (and one past the last),
+        // as a comparable string: the value or the error.
+        fn reads(r: &dyn Columns) -> Vec<String> {
+            (0..=r.count())
+                .map(|i| {
+                    format!(
+                        "{:?} {:?} {:?} {}",
+                        r.int(i).map_err(|e| e.to_string()),
+                        r.opt_int(i).map_err(|e| e.to_string()),
+                        r.str(i).map_err(|e| e.to_string()),
+                        r.is_null(i),
+                    )
+                })
+                .collect()
+        }
+        // The taking ones, each on its own copy of a decoded row (which
+        // gives its text away).
+        fn takes(mut fresh: impl FnMut() -> Box<dyn Columns>) -> Vec<String> {
+            let n = fresh().count();
+            (0..=n)
+                .map(|i| {
+                    format!(
+                        "{:?} {:?}",
+                        fresh().take_text(i).map_err(|e| e.to_string()),
+                        fresh().take_opt_text(i).map_err(|e| e.to_string()),
+                    )
+                })
+                .collect()
+        }
+        let mut seen = Vec::new();
+        for_each_row(&conn, sql, &params, &mut |r| {
+            let read = reads(r);
+            let mut took = Vec::new();
+            for i in 0..=r.count() {
+                took.push(format!(
+                    "{:?} {:?}",
+                    r.take_text(i).map_err(|e| e.to_string()),
+                    r.take_opt_text(i).map_err(|e| e.to_string()),
+                ));
+            }
+            seen.push((read, took));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(decoded.count(), 8);
+        assert_eq!(seen[0].0, reads(&decoded));
+        assert_eq!(seen[0].1, takes(|| Box::new(decoded.clone())));
+        assert_eq!(
+            seen[0].0[2],
+            "Err(\"column 2 has an unexpected type\") \
+            Err(\"column 2 has an unexpected type\") Ok(\"héllo\") false"
+        );
+        assert_eq!(seen[0].1[6], "Ok(\"ws_1\") Ok(Some(\"ws_1\"))");
+        assert_eq!(
+            seen[0].1[7],
+            "Err(\"column 7 has an unexpected type\") Ok(None)"
+        );
+        assert_eq!(
+            seen[0].0[8],
+            "Err(\"column 8 has an unexpected type\") \
+            Err(\"column 8 has an unexpected type\") Err(\"column 8 has an unexpected type\") true"
+        );
+        // A decoder's error stops the walk and is returned.
+        let mut calls = 0;
+        let err = for_each_row(&conn, "SELECT 1 UNION ALL SELECT 2", &[], &mut |_| {
+            calls += 1;
+            Err(DbError::Decode(9))
+        })
+        .unwrap_err();
+        assert!(matches!(err, DbError::Decode(9)));
+        assert_eq!(calls, 1);
     }
 
     #[test]

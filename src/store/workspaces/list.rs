@@ -10,7 +10,7 @@ use crate::domain::time::now_ms;
 use crate::domain::workspace::{Status, Workspace};
 use crate::domain::Error;
 use crate::store::db::Backend;
-use crate::store::lists::cut;
+use crate::store::lists::Pager;
 use crate::store::Store;
 
 impl Store {
@@ -95,9 +95,12 @@ impl Store {
         } else {
             None
         };
-        let rows = self.db.fetch_all(&list_sql(&shape), params).await?;
         // Each branch reads the id first and `sort_key` last.
-        cut(rows, page, total, |mut r| workspace_from(&mut r))
+        let mut pager = Pager::new(page);
+        self.db
+            .for_each_row(&list_sql(&shape), params, |r| pager.push(r, workspace_from))
+            .await?;
+        Ok(pager.finish(total))
     }
 
     /// Whether the user is a member of any organization.

@@ -10,7 +10,7 @@ mod update;
 
 use serde_json::{Map, Value as Json};
 
-use super::db::{DbError, Row, Tx, Value};
+use super::db::{Columns, DbError, Tx, Value};
 use super::Store;
 use crate::config::RateSpec;
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
@@ -43,12 +43,15 @@ fn json_map(s: &str) -> Map<String, Json> {
 }
 
 /// Decodes `WS_COLS` followed by the direct and the organization role rank.
-pub(crate) fn workspace_from(row: &mut Row) -> Result<Workspace, DbError> {
+pub(crate) fn workspace_from<C: Columns + ?Sized>(row: &mut C) -> Result<Workspace, DbError> {
     workspace_from_at(row, 0)
 }
 
 /// [`workspace_from`] for a row where `WS_COLS` start at column `at`.
-pub(crate) fn workspace_from_at(row: &mut Row, at: usize) -> Result<Workspace, DbError> {
+pub(crate) fn workspace_from_at<C: Columns + ?Sized>(
+    row: &mut C,
+    at: usize,
+) -> Result<Workspace, DbError> {
     let direct = row.opt_int(at + WS_NCOLS)?.and_then(Role::from_rank);
     let inherited = row.opt_int(at + WS_NCOLS + 1)?.and_then(OrgRole::from_rank);
     Ok(Workspace {
@@ -129,9 +132,9 @@ impl Store {
         } else {
             "w.slug"
         };
-        let row = self
-            .db
-            .fetch_optional(
+        let mut found = None;
+        self.db
+            .for_each_row(
                 &format!(
                     "SELECT {WS_COLS}, m.role, om.role FROM workspaces w
                      LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
@@ -139,9 +142,13 @@ impl Store {
                      WHERE {by} = $1"
                 ),
                 params![key, user.map(|u| u.as_str()).unwrap_or("")],
+                |r| {
+                    found = Some(workspace_from(r)?);
+                    Ok(())
+                },
             )
             .await?;
-        Ok(row.map(|mut r| workspace_from(&mut r)).transpose()?)
+        Ok(found)
     }
 }
 
