@@ -203,9 +203,14 @@ impl Store {
                  WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
             )
         });
-        let row = self.db.fetch_optional(&SQL, params![hash, now]).await?;
-        let Some(mut r) = row else { return Ok(None) };
-        Ok(Some(token_from(&mut r, 0)?))
+        let mut found = None;
+        self.db
+            .for_each_row(&SQL, params![hash, now], |r| {
+                found = Some(token_from(r, 0)?);
+                Ok(())
+            })
+            .await?;
+        Ok(found)
     }
 
     /// [`Store::authenticate`] and [`Store::workspace_for`] in one query:

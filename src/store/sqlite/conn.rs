@@ -41,8 +41,12 @@ struct Prepared {
     stmt: Statement<'static>,
     /// The same statement's C handle, which rusqlite keeps to itself.
     raw: RawStmt,
-    /// `$1..$N` first appear in order, so `$n` is parameter `n`.
-    in_order: bool,
+    /// Where SQLite's parameters take their values from: `None` when
+    /// `$1..$N` first appear in order (SQLite's parameter `n` is `$n`),
+    /// else the index in `params` of each parameter's value, read once from
+    /// their names (asking SQLite a name per parameter per use was 600
+    /// instructions of every point read).
+    order: Option<Box<[usize]>>,
 }
 
 /// A prepared statement's C handle, for reading the current row's columns
@@ -284,19 +288,15 @@ impl Conn {
                 // owned by `self`, which drops this statement before it.
                 let stmt: Statement<'static> = unsafe { std::mem::transmute(stmt) };
                 let raw = RawStmt::newest(&self.conn, sql)?;
-                let in_order = in_order(&stmt, sql);
-                stmts.insert(
-                    sql.into(),
-                    Prepared {
-                        stmt,
-                        raw,
-                        in_order,
-                    },
-                );
+                let order = match in_order(&stmt, sql) {
+                    true => None,
+                    false => Some(order_by_name(&stmt)?),
+                };
+                stmts.insert(sql.into(), Prepared { stmt, raw, order });
                 RefMut::map(stmts, |s| s.get_mut(sql).expect("inserted above"))
             }
         };
-        let (in_order, raw) = (prepared.in_order, prepared.raw);
+        let raw = prepared.raw;
         let count = prepared.stmt.parameter_count();
         if count != params.len() {
             return Err(DbError::Other(format!(
@@ -304,15 +304,11 @@ impl Conn {
                 params.len()
             )));
         }
-        if in_order {
-            for (i, v) in params.iter().enumerate() {
-                prepared
-                    .stmt
-                    .raw_bind_parameter(i + 1, v)
-                    .map_err(map_err)?;
-            }
-        } else {
-            bind_by_name(&mut prepared.stmt, params)?;
+        let Prepared { stmt, order, .. } = &mut *prepared;
+        for i in 0..count {
+            let from = order.as_ref().map_or(i, |o| o[i]);
+            stmt.raw_bind_parameter(i + 1, &params[from])
+                .map_err(map_err)?;
         }
         Ok((RefMut::map(prepared, |p| &mut p.stmt), raw))
     }
@@ -336,17 +332,18 @@ fn number_in_name(stmt: &Statement<'_>, i: usize) -> Option<usize> {
 
 /// SQLite reads `$1` as a *named* parameter and numbers named parameters by
 /// first appearance, not by N: each is bound by the number in its name
-/// (`$3` gets `params[2]`). This keeps the SQL text as written.
-fn bind_by_name(stmt: &mut Statement<'_>, params: &[Value]) -> Result<(), DbError> {
-    let count = params.len();
-    for i in 1..=count {
-        let n = number_in_name(stmt, i)
-            .filter(|n| (1..=count).contains(n))
-            .ok_or_else(|| DbError::Other(format!("parameter {i} is not named $1..${count}")))?;
-        stmt.raw_bind_parameter(i, &params[n - 1])
-            .map_err(map_err)?;
-    }
-    Ok(())
+/// (`$3` gets `params[2]`), which this reads once per statement. This keeps
+/// the SQL text as written.
+fn order_by_name(stmt: &Statement<'_>) -> Result<Box<[usize]>, DbError> {
+    let count = stmt.parameter_count();
+    (1..=count)
+        .map(|i| {
+            number_in_name(stmt, i)
+                .filter(|n| (1..=count).contains(n))
+                .map(|n| n - 1)
+                .ok_or_else(|| DbError::Other(format!("parameter {i} is not named $1..${count}")))
+        })
+        .collect()
 }
 
 /// Whether the `$N` parameters of `sql` first appear as 1, 2, ..., `count`
