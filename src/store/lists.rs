@@ -6,8 +6,9 @@
 //! owner's index). Either way a page costs the same at any depth.
 //!
 //! Every keyset query here (and the workspaces list's) reads the id first
-//! and the sort key last, so one step ([`cut`]) makes the page and its
-//! cursor from the rows.
+//! and the sort key last, so one step makes the page and its cursor from
+//! the rows: [`Pager`], fed a row at a time (the workspaces list feeds it
+//! rows read in place), or [`cut`] for decoded rows.
 
 use super::db::{Backend, Columns, Db, DbError, Row, Value};
 use super::workspaces::Sort;
