@@ -133,16 +133,15 @@ pub async fn get_workspace(
             }
         }
     }
+    // The expansions' queries are boxed: rare, and unboxed they would size
+    // this handler's future, which axum moves into its box on every request.
     let org = match (&access.workspace.organization_id, expand_org) {
-        (Some(id), true) => Some(state.store.organization_summary(id).await?),
+        (Some(id), true) => Some(Box::pin(state.store.organization_summary(id)).await?),
         (None, true) => Some(None),
         _ => None,
     };
     let codebases = if expand_codebases {
-        let list = state
-            .store
-            .recent_codebases(&access.workspace.id, 100)
-            .await?;
+        let list = Box::pin(state.store.recent_codebases(&access.workspace.id, 100)).await?;
         Some(list.into_iter().map(Into::into).collect())
     } else {
         None
