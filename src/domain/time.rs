@@ -9,8 +9,16 @@ pub const MINUTE: Millis = 60 * SECOND;
 pub const HOUR: Millis = 60 * MINUTE;
 pub const DAY: Millis = 24 * HOUR;
 
+/// The current time in Unix milliseconds, read from `SystemTime` directly:
+/// through `chrono::Utc::now` it went into a calendar date and back, twice
+/// on every authenticated request.
 pub fn now_ms() -> Millis {
-    Utc::now().timestamp_millis()
+    use std::time::{SystemTime, UNIX_EPOCH};
+    match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_millis() as Millis,
+        // A clock before 1970: floored, as chrono's `timestamp_millis` does.
+        Err(e) => -(e.duration().as_nanos().div_ceil(1_000_000) as Millis),
+    }
 }
 
 /// `2026-03-03T10:00:00.000Z`. Every timestamp of every answer goes
@@ -126,6 +134,17 @@ pub fn parse(s: &str) -> Option<Millis> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn now_is_chronos_now_in_milliseconds() {
+        let before = chrono::Utc::now().timestamp_millis();
+        let now = super::now_ms();
+        let after = chrono::Utc::now().timestamp_millis();
+        assert!(
+            before <= now && now <= after,
+            "{before} <= {now} <= {after}"
+        );
+    }
+
     #[test]
     fn formats_with_milliseconds_in_utc() {
         assert_eq!(super::format(1_772_532_000_000), "2026-03-03T10:00:00.000Z");
