@@ -203,14 +203,10 @@ impl Store {
                  WHERE t.token_hash = $1 AND (t.expires_at IS NULL OR t.expires_at > $2)"
             )
         });
-        let mut found = None;
-        self.db
-            .for_each_row(&SQL, params![hash, now], |r| {
-                found = Some(token_from(r, 0)?);
-                Ok(())
-            })
-            .await?;
-        Ok(found)
+        Ok(self
+            .db
+            .find(&SQL, params![hash, now], |r| token_from(r, 0))
+            .await?)
     }
 
     /// [`Store::authenticate`] and [`Store::workspace_for`] in one query:
@@ -233,19 +229,15 @@ impl Store {
             &BY_SLUG
         };
         const WS_AT: usize = 8;
-        let mut found = None;
-        self.db
-            .for_each_row(sql, params![hash, now, key], |r| {
-                let token = token_from(r, 0)?;
-                let workspace = match r.is_null(WS_AT) {
-                    false => Some(Box::new(workspace_from_at(r, WS_AT)?)),
-                    true => None,
-                };
-                found = Some((token, workspace));
-                Ok(())
-            })
-            .await?;
-        Ok(found)
+        let decode = |r: &mut dyn Columns| {
+            let token = token_from(r, 0)?;
+            let workspace = match r.is_null(WS_AT) {
+                false => Some(Box::new(workspace_from_at(r, WS_AT)?)),
+                true => None,
+            };
+            Ok((token, workspace))
+        };
+        Ok(self.db.find(sql, params![hash, now, key], decode).await?)
     }
 
     /// Records use of a token; called at most once a minute per token.

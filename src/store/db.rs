@@ -318,6 +318,25 @@ impl Db {
         }
     }
 
+    /// The first row a read-only query selects, decoded in place by
+    /// `decode` (see [`Db::for_each_row`]); `None` when it selects none.
+    pub async fn find<T: Send>(
+        &self,
+        sql: &str,
+        params: Vec<Value>,
+        mut decode: impl FnMut(&mut dyn Columns) -> Result<T, DbError> + Send,
+    ) -> Result<Option<T>, DbError> {
+        let mut found = None;
+        self.for_each_row(sql, params, |r| {
+            if found.is_none() {
+                found = Some(decode(r)?);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(found)
+    }
+
     /// A single writing statement with `RETURNING`, as its own transaction.
     /// (On SQLite a member of a group commit like any other: it returns once
     /// its batch is committed.)

@@ -50,8 +50,8 @@ struct Prepared {
 }
 
 /// A prepared statement's C handle, for reading the current row's columns
-/// with SQLite's C API (see [`RawStmt::row`]). Stepping, binding and
-/// resetting stay with rusqlite's `Statement`.
+/// with SQLite's C API (see [`StepRow`]). Stepping, binding and resetting
+/// stay with rusqlite's `Statement`.
 #[derive(Clone, Copy)]
 pub(super) struct RawStmt(NonNull<ffi::sqlite3_stmt>);
 
@@ -84,60 +84,13 @@ impl RawStmt {
         Ok(RawStmt(p))
     }
 
-    /// The columns of the row the statement's last step returned.
-    ///
-    /// One `sqlite3_column_value` per column, then `sqlite3_value_*` on it:
-    /// rusqlite's `get_ref` calls `sqlite3_column_type` and then
-    /// `sqlite3_column_text` and `sqlite3_column_bytes`, each entering and
-    /// leaving the connection's mutex (callgrind: 14 % of a list page's
-    /// instructions went to reading columns that way). The value is the
-    /// unprotected kind, which SQLite allows reading like this on the
-    /// thread that owns the connection (a `Conn` is used by one thread at
-    /// a time).
-    ///
-    /// # Safety
-    /// The statement must be live and its last step must have returned a
-    /// row (no reset or step since).
-    pub(super) unsafe fn row(self) -> Result<Vec<Value>, DbError> {
-        let p = self.0.as_ptr();
-        let n = ffi::sqlite3_data_count(p);
-        let mut vals = Vec::with_capacity(n as usize);
-        for i in 0..n {
-            let v = ffi::sqlite3_column_value(p, i);
-            vals.push(match ffi::sqlite3_value_type(v) {
-                ffi::SQLITE_INTEGER => Value::Int(ffi::sqlite3_value_int64(v)),
-                ffi::SQLITE_FLOAT => Value::Int(ffi::sqlite3_value_double(v) as i64),
-                // Text before its length, as SQLite's documentation asks.
-                ffi::SQLITE_TEXT => {
-                    let t = ffi::sqlite3_value_text(v);
-                    let len = ffi::sqlite3_value_bytes(v) as usize;
-                    if t.is_null() {
-                        return Err(DbError::Other("sqlite: out of memory".into()));
-                    }
-                    Value::Text(owned_text(std::slice::from_raw_parts(t, len)))
-                }
-                ffi::SQLITE_BLOB => {
-                    let b = ffi::sqlite3_value_blob(v);
-                    let len = ffi::sqlite3_value_bytes(v) as usize;
-                    if b.is_null() {
-                        // A zero-length blob is NULL here, not an error.
-                        Value::Bytes(Vec::new())
-                    } else {
-                        Value::Bytes(std::slice::from_raw_parts(b.cast::<u8>(), len).to_vec())
-                    }
-                }
-                _ => Value::NullText,
-            });
-        }
-        Ok(vals)
-    }
-
     /// The row the statement's last step returned, to read in place for
     /// as long as `'s`.
     ///
     /// # Safety
-    /// As for [`RawStmt::row`], for all of `'s`: the statement must stay on
-    /// that row (neither step nor reset) while the result lives.
+    /// The statement must be live and its last step must have returned a
+    /// row, and it must stay on that row (neither step nor reset) for all
+    /// of `'s`.
     pub(super) unsafe fn current<'s>(self) -> StepRow<'s> {
         StepRow {
             stmt: self.0,
@@ -149,8 +102,17 @@ impl RawStmt {
 
 /// The row a statement's last step returned, read in place through
 /// [`Columns`]: text is borrowed from SQLite's own copy of the column, and
-/// only what a decoder keeps is copied out. It lives no longer than the
+/// only what a decoder keeps is copied out ([`StepRow::values`] copies it
+/// all, for a [`Row`](crate::store::db::Row)). It lives no longer than the
 /// borrow `'s` of the statement, which cannot step or reset meanwhile.
+///
+/// One `sqlite3_column_value` per column read, then `sqlite3_value_*` on
+/// it: rusqlite's `get_ref` calls `sqlite3_column_type` and then
+/// `sqlite3_column_text` and `sqlite3_column_bytes`, each entering and
+/// leaving the connection's mutex (callgrind: 14 % of a list page's
+/// instructions went to reading columns that way). The value is the
+/// unprotected kind, which SQLite allows reading like this on the thread
+/// that owns the connection (a `Conn` is used by one thread at a time).
 pub(super) struct StepRow<'s> {
     stmt: NonNull<ffi::sqlite3_stmt>,
     count: usize,
@@ -158,8 +120,7 @@ pub(super) struct StepRow<'s> {
 }
 
 impl StepRow<'_> {
-    /// The column's type and value (the unprotected kind, see
-    /// [`RawStmt::row`]).
+    /// The column's type and value.
     fn value(&self, i: usize) -> Result<(i32, *mut ffi::sqlite3_value), DbError> {
         if i >= self.count {
             return Err(DbError::Decode(i));
@@ -172,23 +133,32 @@ impl StepRow<'_> {
         }
     }
 
+    /// The bytes of `v`, a TEXT (or BLOB) value of this row.
+    ///
+    /// # Safety
+    /// `v` must come from [`StepRow::value`] on this row with the type
+    /// TEXT or BLOB (read as what it is, it is not converted). Its bytes,
+    /// read before their length as SQLite asks, stay valid until the
+    /// statement steps or resets, which it cannot while `self` is borrowed.
+    unsafe fn bytes_of(&self, v: *mut ffi::sqlite3_value, text: bool) -> Result<&[u8], DbError> {
+        let p = match text {
+            true => ffi::sqlite3_value_text(v),
+            false => ffi::sqlite3_value_blob(v).cast::<u8>(),
+        };
+        let len = ffi::sqlite3_value_bytes(v) as usize;
+        match (p.is_null(), len) {
+            // A zero-length blob comes as NULL.
+            (true, 0) if !text => Ok(&[]),
+            (true, _) => Err(DbError::Other("sqlite: out of memory".into())),
+            (false, _) => Ok(std::slice::from_raw_parts(p, len)),
+        }
+    }
+
     /// The bytes of a TEXT column; `None` for NULL.
     fn opt_bytes(&self, i: usize) -> Result<Option<&[u8]>, DbError> {
         match self.value(i)? {
-            (ffi::SQLITE_TEXT, v) => {
-                // SAFETY: `v` is a TEXT column of the current row (read as
-                // text, it is not converted). Its text, read before its
-                // length as SQLite asks, stays valid until the statement
-                // steps or resets, which it cannot while `self` is borrowed.
-                unsafe {
-                    let t = ffi::sqlite3_value_text(v);
-                    let len = ffi::sqlite3_value_bytes(v) as usize;
-                    if t.is_null() {
-                        return Err(DbError::Other("sqlite: out of memory".into()));
-                    }
-                    Ok(Some(std::slice::from_raw_parts(t, len)))
-                }
-            }
+            // SAFETY: a TEXT value of this row.
+            (ffi::SQLITE_TEXT, v) => Ok(Some(unsafe { self.bytes_of(v, true) }?)),
             (ffi::SQLITE_NULL, _) => Ok(None),
             _ => Err(DbError::Decode(i)),
         }
@@ -196,6 +166,36 @@ impl StepRow<'_> {
 
     fn bytes(&self, i: usize) -> Result<&[u8], DbError> {
         self.opt_bytes(i)?.ok_or(DbError::Decode(i))
+    }
+
+    /// Every column, copied into owned values.
+    pub(super) fn values(&self) -> Result<Vec<Value>, DbError> {
+        (0..self.count)
+            .map(|i| {
+                let (kind, v) = self.value(i)?;
+                // SAFETY: `v` is a column of this row, read as its type.
+                Ok(match kind {
+                    ffi::SQLITE_INTEGER | ffi::SQLITE_FLOAT => {
+                        Value::Int(unsafe { int_of(kind, v) }.ok_or(DbError::Decode(i))?)
+                    }
+                    ffi::SQLITE_TEXT => Value::Text(owned_text(unsafe { self.bytes_of(v, true) }?)),
+                    ffi::SQLITE_BLOB => Value::Bytes(unsafe { self.bytes_of(v, false) }?.to_vec()),
+                    _ => Value::NullText,
+                })
+            })
+            .collect()
+    }
+}
+
+/// An INTEGER value, or a FLOAT one truncated; `None` for other types.
+///
+/// # Safety
+/// `v` must be a live value whose type is `kind`.
+unsafe fn int_of(kind: i32, v: *mut ffi::sqlite3_value) -> Option<i64> {
+    match kind {
+        ffi::SQLITE_INTEGER => Some(ffi::sqlite3_value_int64(v)),
+        ffi::SQLITE_FLOAT => Some(ffi::sqlite3_value_double(v) as i64),
+        _ => None,
     }
 }
 
@@ -228,12 +228,12 @@ impl Columns for StepRow<'_> {
     }
 
     fn opt_int(&self, i: usize) -> Result<Option<i64>, DbError> {
-        // SAFETY: `v` is a column of the current row, of the type matched.
         match self.value(i)? {
-            (ffi::SQLITE_INTEGER, v) => Ok(Some(unsafe { ffi::sqlite3_value_int64(v) })),
-            (ffi::SQLITE_FLOAT, v) => Ok(Some(unsafe { ffi::sqlite3_value_double(v) } as i64)),
             (ffi::SQLITE_NULL, _) => Ok(None),
-            _ => Err(DbError::Decode(i)),
+            // SAFETY: `v` is a column of the current row, of type `kind`.
+            (kind, v) => unsafe { int_of(kind, v) }
+                .map(Some)
+                .ok_or(DbError::Decode(i)),
         }
     }
 

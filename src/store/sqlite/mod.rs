@@ -261,7 +261,7 @@ pub fn query(conn: &Conn, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbErr
         // returned a row. Counted after the step: a kept statement is
         // prepared again by its first step after a schema change, and may
         // then have more columns.
-        out.push(Row(unsafe { raw.row() }?));
+        out.push(Row(unsafe { raw.current() }.values()?));
     }
     Ok(out)
 }

@@ -132,23 +132,19 @@ impl Store {
         } else {
             "w.slug"
         };
-        let mut found = None;
-        self.db
-            .for_each_row(
-                &format!(
-                    "SELECT {WS_COLS}, m.role, om.role FROM workspaces w
-                     LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
-                     LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = $2
-                     WHERE {by} = $1"
-                ),
-                params![key, user.map(|u| u.as_str()).unwrap_or("")],
-                |r| {
-                    found = Some(workspace_from(r)?);
-                    Ok(())
-                },
-            )
-            .await?;
-        Ok(found)
+        let sql = format!(
+            "SELECT {WS_COLS}, m.role, om.role FROM workspaces w
+             LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
+             LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = $2
+             WHERE {by} = $1"
+        );
+        let user = user.map(|u| u.as_str()).unwrap_or("");
+        Ok(self
+            .db
+            .find(&sql, params![key, user], |r: &mut dyn Columns| {
+                workspace_from(r)
+            })
+            .await?)
     }
 }
 
