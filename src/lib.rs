@@ -10,11 +10,13 @@
 //! - [`crypto`]: the server key and the cipher sealing secrets at rest.
 //! - [`jobs`]: background work (purge, counters).
 //! - [`cli`]: the `workspaced` command line.
+//! - [`alloc`]: the global allocator (mimalloc).
 
 // ApiError is large (a problem with its field list); it only travels on the
 // error path, where a few more bytes moved cost nothing measurable.
 #![expect(clippy::result_large_err)]
 
+pub mod alloc;
 pub mod app;
 pub mod auth;
 pub mod cli;
