@@ -117,18 +117,14 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "workspaced is serving"
     );
     let shutdown = stop.clone();
-    let server = axum::serve(
-        http::listener::Listener(listener),
-        app.into_make_service_with_connect_info::<http::listener::PeerAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = http::server::serve(http::listener::Listener(listener), app, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests in flight");
         shutdown.cancel();
     });
     let drained = stop.clone();
     tokio::select! {
-        r = server => r.map_err(|e| format!("server: {e}"))?,
+        () = server => {}
         _ = async move { drained.cancelled().await; tokio::time::sleep(Duration::from_secs(30)).await } => {
             tracing::warn!("requests still in flight after 30 s; exiting");
         }

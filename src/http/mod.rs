@@ -21,6 +21,7 @@ pub mod org_members;
 pub mod organizations;
 pub mod projects;
 pub mod response;
+pub mod server;
 pub mod settings;
 pub mod workspaces;
 
