@@ -117,11 +117,12 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "workspaced is serving"
     );
     let shutdown = stop.clone();
-    let server = http::server::serve(http::listener::Listener(listener), app, async move {
+    tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests in flight");
         shutdown.cancel();
     });
+    let server = http::server::serve(http::listener::Listener(listener), app, stop.clone());
     let drained = stop.clone();
     tokio::select! {
         () = server => {}

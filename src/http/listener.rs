@@ -159,7 +159,7 @@ mod tests {
         tokio::spawn(crate::http::server::serve(
             Listener(listener),
             app,
-            std::future::pending(),
+            tokio_util::sync::CancellationToken::new(),
         ));
         addr
     }

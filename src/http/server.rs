@@ -24,7 +24,6 @@
 //! `/openapi.json` add 18.6 MB to the server's RSS (with `writev`, which
 //! keeps no copy: 8.4 MB).
 
-use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
@@ -38,7 +37,8 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 
 use super::listener::Listener;
@@ -51,24 +51,16 @@ pub const MAX_BUF: usize = 32 * 1024;
 /// The largest slice of a body handed to hyper at once.
 pub const CHUNK: usize = 16 * 1024;
 
-/// Serves `router` on `listener` until `signal` resolves; then stops
+/// Serves `router` on `listener` until `stop` is cancelled; then stops
 /// accepting (the listener is closed), lets every connection finish the
 /// request it is on, and returns when all are closed. Each request carries
 /// the connection's [`ConnectInfo`]`<PeerAddr>`.
-pub async fn serve(
-    mut listener: Listener,
-    router: Router,
-    signal: impl Future<Output = ()> + Send,
-) {
-    // Connections watch `stop` (closed: shut down gracefully) and each
-    // holds a `done` receiver: `done_tx.closed()` is all of them gone.
-    let (stop_tx, stop_rx) = watch::channel(());
-    let (done_tx, done_rx) = watch::channel(());
-    let mut signal = std::pin::pin!(signal);
+pub async fn serve(mut listener: Listener, router: Router, stop: CancellationToken) {
+    let connections = TaskTracker::new();
     loop {
         let (io, peer) = tokio::select! {
             conn = axum::serve::Listener::accept(&mut listener) => conn,
-            () = &mut signal => break,
+            () = stop.cancelled() => break,
         };
         let service = router
             .clone()
@@ -77,9 +69,8 @@ pub async fn serve(
                 req
             })
             .map_response(chunked);
-        let mut stop = stop_rx.clone();
-        let done = done_rx.clone();
-        tokio::spawn(async move {
+        let stop = stop.clone();
+        connections.spawn(async move {
             let conn = http1::Builder::new()
                 .writev(false)
                 .max_buf_size(MAX_BUF)
@@ -87,7 +78,7 @@ pub async fn serve(
             let mut conn = std::pin::pin!(conn);
             let ended = tokio::select! {
                 ended = conn.as_mut() => ended,
-                _ = stop.changed() => {
+                () = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     conn.await
                 }
@@ -95,12 +86,11 @@ pub async fn serve(
             if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
-            drop(done);
         });
     }
     drop(listener);
-    drop((stop_tx, stop_rx, done_rx));
-    done_tx.closed().await;
+    connections.close();
+    connections.wait().await;
 }
 
 /// A response whose body may exceed [`CHUNK`] gets its body in slices.

@@ -3,10 +3,13 @@
 //! held back for a round of work all come back whole.
 
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpSocket;
+use workspaced::config::RateSpec;
+use workspaced::domain::time::now_ms;
+use workspaced::store::ratelimit::window_start;
 
 use crate::support::{signup, Database, Server};
 
@@ -39,20 +42,19 @@ async fn failed_login(server: &str, from: [u8; 4], email: &str) -> u16 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_limited_by_the_address_of_the_connection() {
     let db = Database::new().await;
-    let server = Server::start_with(&db, &[("WORKSPACED_RATE_LIMIT_LOGIN", "2/1m")]);
+    const LIMIT: &str = "2/1m";
+    let server = Server::start_with(&db, &[("WORKSPACED_RATE_LIMIT_LOGIN", LIMIT)]);
     let addr = server.addr.clone();
 
     // Three emails, one address: the third is refused by the address's
     // limit (each email has failed once only). Limits count in fixed
-    // windows (one minute here): started in a window's last seconds, the
-    // third would be counted in the next one and let through.
-    let into_minute = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        % 60_000;
-    if into_minute > 50_000 {
-        tokio::time::sleep(Duration::from_millis((60_000 - into_minute) as u64 + 200)).await;
+    // windows: started in a window's last seconds, the third would be
+    // counted in the next one and let through.
+    let spec = RateSpec::parse(LIMIT).unwrap();
+    let now = now_ms();
+    let left = window_start(spec, now) + spec.period_ms - now;
+    if left < 10_000 {
+        tokio::time::sleep(Duration::from_millis(left as u64 + 200)).await;
     }
     let from = [127, 0, 0, 1];
     assert_eq!(failed_login(&addr, from, "a@example.test").await, 401);
