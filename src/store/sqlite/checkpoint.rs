@@ -22,15 +22,16 @@
 //! Little left to copy is not little left to sync: SQLite syncs the database
 //! file only in a checkpoint that copied the whole WAL back, so the RESTART
 //! used to `fsync` every page the PASSIVE runs had copied since the last one
-//! (45-66 ms on the bench host, every writer waiting). Before the RESTART
-//! the thread now copies and syncs by itself ([`catch_up`]), with the
-//! writers running, until a sync is short.
+//! (45-66 ms on the bench host, every writer waiting). So the thread syncs
+//! the database file itself after each PASSIVE run that copied frames
+//! ([`copy_back`]), with the writers running; the RESTART is left with the
+//! pages of the last few milliseconds.
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rusqlite::{ffi, Connection};
 
@@ -49,11 +50,6 @@ pub(super) const JOURNAL_SIZE_LIMIT: i64 = 32 << 20;
 /// writer) while our writers queue behind it; a busy RESTART is retried on
 /// the next round.
 const RESTART_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
-/// Before a RESTART, the WAL is copied back and the database file synced
-/// at most this many times ...
-const CATCH_UP_ROUNDS: usize = 4;
-/// ... until a sync takes less than this.
-const CAUGHT_UP: Duration = Duration::from_millis(5);
 
 /// What a `PRAGMA wal_checkpoint` answered.
 #[derive(Debug, Clone, Copy)]
@@ -193,7 +189,7 @@ pub(super) fn spawn_checkpointer(
                 return;
             };
             let _ = conn.busy_timeout(RESTART_BUSY_TIMEOUT);
-            // Only to flush the file's dirty pages (see `catch_up`); SQLite
+            // Only to flush the file's dirty pages (see `copy_back`); SQLite
             // does all the writing through its own handles.
             let db_file = std::fs::OpenOptions::new()
                 .read(true)
@@ -201,13 +197,14 @@ pub(super) fn spawn_checkpointer(
                 .open(&path)
                 .ok();
             let mut restarted_at = -1;
+            let mut synced = None;
             while signal.wait(CHECKPOINT_EVERY) {
                 // Idle readers' snapshots would stop the copy short.
                 match readers.upgrade() {
                     Some(r) => r.release_idle(),
                     None => return,
                 }
-                let passive = match checkpoint(&conn, "PASSIVE") {
+                let passive = match copy_back(&conn, db_file.as_ref(), &mut synced) {
                     Ok(c) => c,
                     Err(e) => {
                         tracing::warn!(error = %e, "sqlite checkpoint failed");
@@ -221,13 +218,6 @@ pub(super) fn spawn_checkpointer(
                 if passive.log < signal.restart_frames || passive.log == restarted_at {
                     continue;
                 }
-                // SQLite syncs the database file only when a checkpoint
-                // has copied the whole WAL back: here, in the RESTART,
-                // while every writer waits. It had all the PASSIVE runs
-                // since the last RESTART to write out (45-66 ms seen in the
-                // bench's add-member run, its p99). Flushing that first,
-                // while writes go on, leaves the RESTART little to sync.
-                catch_up(&conn, &db_file);
                 let Some(writer) = writer.upgrade() else {
                     return;
                 };
@@ -259,29 +249,30 @@ pub(super) fn spawn_checkpointer(
         .expect("spawn checkpoint thread");
 }
 
-/// Copies the WAL back into the database file (PASSIVE) and writes the
-/// file's pages out to disk, without holding any lock; again while a sync
-/// still takes long (what the WAL gained during a sync shrinks with each
-/// round). The RESTART that follows then has only the last few frames to
-/// copy and sync while the writers wait. An extra `fsync` of the database
-/// file never weakens what SQLite promises.
-fn catch_up(conn: &Connection, db_file: &Option<std::fs::File>) {
-    let Some(file) = db_file else {
-        return;
-    };
-    for _ in 0..CATCH_UP_ROUNDS {
-        if checkpoint(conn, "PASSIVE").is_err() {
-            return;
-        }
-        let started = Instant::now();
-        if let Err(e) = file.sync_data() {
-            tracing::warn!(error = %e, "sqlite database file sync failed");
-            return;
-        }
-        if started.elapsed() < CAUGHT_UP {
-            return;
+/// A PASSIVE checkpoint, then, if it copied frames since the last sync,
+/// an `fsync` of the database file (`file`, a handle of this thread's own),
+/// all without holding any lock. SQLite itself syncs the database file only
+/// in a checkpoint that copied the whole WAL back, which under writes is
+/// only the RESTART, run while every writer waits: it used to sync all that
+/// the PASSIVE runs had copied since the last one (45-66 ms seen in the
+/// bench's add-member run, its p99). Synced as it goes, that is one round's
+/// pages at most. An extra `fsync` never weakens what SQLite promises.
+fn copy_back(
+    conn: &Connection,
+    file: Option<&std::fs::File>,
+    synced: &mut Option<(i64, i64)>,
+) -> Result<Checkpointed, DbError> {
+    let done = checkpoint(conn, "PASSIVE")?;
+    let copied = (done.log, done.backfilled);
+    if let Some(file) = file {
+        if done.backfilled > 0 && *synced != Some(copied) {
+            match file.sync_data() {
+                Ok(()) => *synced = Some(copied),
+                Err(e) => tracing::warn!(error = %e, "sqlite database file sync failed"),
+            }
         }
     }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -290,7 +281,7 @@ mod tests {
 
     use rusqlite::Connection;
 
-    use super::{catch_up, checkpoint};
+    use super::copy_back;
 
     fn insert(conn: &Connection, keys: std::ops::Range<i64>) {
         for k in keys {
@@ -314,7 +305,7 @@ mod tests {
     }
 
     #[test]
-    fn catching_up_copies_the_wal_back_into_the_database_file() {
+    fn copying_back_puts_the_wal_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.db");
         let writer = Connection::open(&path).unwrap();
@@ -325,22 +316,26 @@ mod tests {
             )
             .unwrap();
         let ckpt = Connection::open(&path).unwrap();
-        checkpoint(&ckpt, "PASSIVE").unwrap();
-        insert(&writer, 0..2_000);
-        assert_eq!(rows_in_the_file_alone(&path), 0, "still in the WAL");
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .open(&path)
-            .ok();
-        assert!(file.is_some());
-        catch_up(&ckpt, &file);
+            .unwrap();
+        let mut synced = None;
+        copy_back(&ckpt, Some(&file), &mut synced).unwrap();
+        insert(&writer, 0..2_000);
+        assert_eq!(rows_in_the_file_alone(&path), 0, "still in the WAL");
+        let done = copy_back(&ckpt, Some(&file), &mut synced).unwrap();
         assert_eq!(rows_in_the_file_alone(&path), 2_000);
-        // Without a file to sync it copies nothing.
+        assert_eq!(done.backfilled, done.log);
+        assert_eq!(
+            synced,
+            Some((done.log, done.backfilled)),
+            "synced what it copied"
+        );
+        // Without a file it still copies.
         insert(&writer, 2_000..2_500);
-        catch_up(&ckpt, &None);
-        assert_eq!(rows_in_the_file_alone(&path), 2_000);
-        catch_up(&ckpt, &file);
+        copy_back(&ckpt, None, &mut synced).unwrap();
         assert_eq!(rows_in_the_file_alone(&path), 2_500);
     }
 }
