@@ -25,7 +25,7 @@
 //! (45-66 ms on the bench host, every writer waiting). So the thread syncs
 //! the database file itself after each PASSIVE run that copied frames
 //! ([`copy_back`]), with the writers running; the RESTART is left with the
-//! pages of the last few milliseconds.
+//! pages of one round at most.
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
