@@ -188,9 +188,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_small_body_is_left_as_it_is() {
-        let resp = chunked(axum::response::Response::new(Body::from("small")));
-        let body = resp.into_body().collect().await.unwrap().to_bytes();
-        assert_eq!(&body[..], b"small");
+    async fn a_body_of_at_most_chunk_bytes_comes_whole_in_one_frame() {
+        for size in [5, CHUNK] {
+            let data = vec![7u8; size];
+            let resp = chunked(axum::response::Response::new(Body::from(data.clone())));
+            let mut body = resp.into_body();
+            assert_eq!(body.size_hint().exact(), Some(size as u64));
+            let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(first, data, "{size} bytes");
+            assert!(body.frame().await.is_none(), "{size} bytes");
+        }
     }
 }
