@@ -259,11 +259,11 @@ pub(super) fn spawn_checkpointer(
 /// bench's add-member run, its p99). Synced as it goes, that is one round's
 /// pages at most. An extra `fsync` never weakens what SQLite promises.
 ///
-/// Not when the WAL holds `restart_frames` or more: then the RESTART runs
-/// next and syncs these pages itself, and a sync first would only let the
-/// writers run on meanwhile and the WAL grow past its bound (CI's WAL-bound
-/// test saw 68 MiB on a fast host). Or a RESTART has just emptied the WAL,
-/// synced.
+/// No sync when the WAL holds `restart_frames` or more: then either the
+/// RESTART runs next and syncs these pages itself (a sync first would let
+/// the writers run on while the disk works, and the WAL grow past its
+/// bound: CI's WAL-bound test saw 68 MiB on a host with a slow disk), or a
+/// RESTART has just copied the whole WAL back, which SQLite synced.
 fn copy_back(
     conn: &Connection,
     file: Option<&std::fs::File>,
