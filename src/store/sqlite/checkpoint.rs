@@ -24,8 +24,9 @@
 //! used to `fsync` every page the PASSIVE runs had copied since the last one
 //! (45-66 ms on the bench host, every writer waiting). So the thread syncs
 //! the database file itself after each PASSIVE run that copied frames
-//! ([`copy_back`]), with the writers running; the RESTART is left with the
-//! pages of one round at most.
+//! ([`copy_back`]), with the writers running, except the run that finds the
+//! WAL at the restart mark: the RESTART follows at once and syncs that
+//! round's pages itself, so it is left with one round's pages at most.
 
 use std::os::raw::{c_char, c_int, c_void};
 use std::path::PathBuf;
