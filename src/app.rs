@@ -94,6 +94,7 @@ pub fn build_router(state: AppState) -> Router {
 pub fn spawn_jobs(state: &AppState, stop: CancellationToken) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(crate::jobs::purge::run(state.clone(), stop.clone())),
+        tokio::spawn(crate::jobs::scheduler::run(state.clone(), stop.clone())),
         tokio::spawn(crate::jobs::counters::run(state.clone(), stop)),
     ]
 }

@@ -36,6 +36,7 @@ pub struct Config {
     /// Serve `/metrics` without the platform admin token.
     pub metrics_public: bool,
     pub sqlite: SqliteConfig,
+    pub scheduler: SchedulerConfig,
     pub rate_limits: RateLimits,
     pub policy: Policy,
     /// AI providers a workspace may choose from.
@@ -100,6 +101,25 @@ impl Default for SqliteConfig {
     fn default() -> Self {
         SqliteConfig {
             synchronous: Synchronous::Normal,
+        }
+    }
+}
+
+/// `[scheduler]`: the cron schedules of SPEC §8.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulerConfig {
+    /// Schedules firing closer together than this are refused.
+    pub min_interval_minutes: i64,
+    /// How often each replica looks for due schedules and lapsed leases.
+    pub tick_seconds: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            min_interval_minutes: 5,
+            tick_seconds: 1,
         }
     }
 }
@@ -198,6 +218,7 @@ impl Default for Config {
             log_format: "json".into(),
             metrics_public: false,
             sqlite: SqliteConfig::default(),
+            scheduler: SchedulerConfig::default(),
             rate_limits: RateLimits::default(),
             policy: Policy::default(),
             providers: crate::domain::providers::DEFAULT
@@ -288,6 +309,14 @@ impl Config {
             self.purge_interval_seconds =
                 number("WORKSPACED_PURGE_INTERVAL_SECONDS", v)?.max(1) as u64;
         }
+        if let Some(v) = get("WORKSPACED_SCHEDULER_MIN_INTERVAL_MINUTES") {
+            self.scheduler.min_interval_minutes =
+                number("WORKSPACED_SCHEDULER_MIN_INTERVAL_MINUTES", v)?;
+        }
+        if let Some(v) = get("WORKSPACED_SCHEDULER_TICK_SECONDS") {
+            self.scheduler.tick_seconds =
+                number("WORKSPACED_SCHEDULER_TICK_SECONDS", v)?.max(1) as u64;
+        }
         if let Some(v) = get("WORKSPACED_METRICS_PUBLIC") {
             self.metrics_public = boolean("WORKSPACED_METRICS_PUBLIC", v)?;
         }
@@ -358,6 +387,9 @@ impl Config {
         }
         if self.retention_days < 0 {
             return Err("retention_days must not be negative".into());
+        }
+        if self.scheduler.min_interval_minutes < 1 {
+            return Err("scheduler.min_interval_minutes must be at least 1".into());
         }
         if !matches!(self.log_format.as_str(), "json" | "text") {
             return Err("log_format must be json or text".into());

@@ -14,6 +14,8 @@ pub mod plans;
 pub mod project;
 pub mod providers;
 pub mod roles;
+pub mod run;
+pub mod schedule;
 pub mod settings;
 pub mod slug;
 pub mod time;

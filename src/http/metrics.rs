@@ -42,6 +42,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
+    /// Runs waiting for a worker, read at each scrape.
+    queued_runs: Gauge,
     /// The two families' metrics of each route, method and status seen, as
     /// handles that share the families' counts. A request then costs one
     /// foldhash lookup by the route's `&str`; asking the families costs two
@@ -81,11 +83,18 @@ impl Default for Metrics {
             "Database connections by state",
             pool.clone(),
         );
+        let queued_runs = Gauge::default();
+        registry.register(
+            "runs_queued",
+            "Runs waiting for a worker (queue depth)",
+            queued_runs.clone(),
+        );
         Metrics {
             registry: Mutex::new(registry),
             requests,
             latency,
             pool,
+            queued_runs,
             seen: Mutex::default(),
         }
     }
@@ -184,6 +193,10 @@ pub async fn metrics(
         .pool
         .get_or_create(&PoolLabels { state: "idle" })
         .set(idle);
+    state
+        .metrics
+        .queued_runs
+        .set(state.store.queued_runs().await?);
     let mut out = String::new();
     prometheus_client::encoding::text::encode(
         &mut out,

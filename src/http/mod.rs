@@ -21,6 +21,7 @@ pub mod org_members;
 pub mod organizations;
 pub mod projects;
 pub mod response;
+pub mod runs;
 pub mod server;
 pub mod settings;
 pub mod workspaces;
@@ -78,6 +79,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(projects::routes())
         .merge(codebases::routes())
         .merge(bridges::routes())
+        .merge(runs::routes())
         .merge(logos::routes())
         .merge(admin::routes())
         .split_for_parts();

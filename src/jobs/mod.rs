@@ -1,4 +1,6 @@
-//! Background work: purging deleted workspaces, flushing rate counters.
+//! Background work: purging deleted workspaces, flushing rate counters,
+//! queueing scheduled runs.
 
 pub mod counters;
 pub mod purge;
+pub mod scheduler;

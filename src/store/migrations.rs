@@ -37,6 +37,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0008_memberships_by_user.sql",
         include_str!("../../migrations/sqlite/0008_memberships_by_user.sql"),
     ),
+    (
+        "0009_runs.sql",
+        include_str!("../../migrations/sqlite/0009_runs.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

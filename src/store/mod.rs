@@ -18,6 +18,7 @@ pub mod organizations;
 pub mod plans;
 pub mod projects;
 pub mod ratelimit;
+pub mod runs;
 pub mod seed;
 pub mod settings;
 pub mod sqlite;

@@ -21,6 +21,7 @@ mod process;
 mod projects;
 mod providers;
 mod rate_limits;
+mod runs;
 mod seed;
 mod settings;
 mod tenancy;
