@@ -18,8 +18,13 @@ struct Replicas {
 
 impl Replicas {
     async fn start() -> Replicas {
+        Replicas::start_with(&[]).await
+    }
+
+    /// Both with extra environment variables (configuration).
+    async fn start_with(env: &[(&str, &str)]) -> Replicas {
         let db = Database::new().await;
-        let (a, b) = (Server::start(&db), Server::start(&db));
+        let (a, b) = (Server::start_with(&db, env), Server::start_with(&db, env));
         Replicas { a, b, db }
     }
 
@@ -221,5 +226,146 @@ async fn a_join_code_used_through_two_processes_never_passes_max_uses() {
         let w = expect(&at.addr, "GET", &path, &owner.token, None, 200);
         assert_eq!(w["member_count"], 4, "{w}");
     }
+    r.stop().await;
+}
+
+/// Moves a workspace's schedule's next fire time into the past, as if the
+/// tick had come: straight in the database both processes share.
+async fn make_due(db: &Database, ws: &str, at: i64) {
+    let sql = format!("UPDATE schedules SET next_run_at = {at} WHERE workspace_id = '{ws}'");
+    match (&db.pg, db.sqlite_file()) {
+        (Some((_, url)), _) => {
+            use sqlx::{Connection, Executor};
+            let mut conn = sqlx::PgConnection::connect(url).await.expect("postgres");
+            conn.execute(sql.as_str()).await.expect("update schedule");
+        }
+        (None, Some(file)) => {
+            let conn = rusqlite::Connection::open(file).expect("sqlite");
+            conn.busy_timeout(std::time::Duration::from_secs(10))
+                .unwrap();
+            conn.execute(&sql, []).expect("update schedule");
+        }
+        (None, None) => unreachable!("a database is SQLite or PostgreSQL"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_schedulers_queue_one_run_per_tick_and_two_processes_never_share_a_run() {
+    const ADMIN: &str = "replica-test-platform-admin-token-0123456789";
+    let r = Replicas::start_with(&[
+        ("WORKSPACED_SCHEDULER_TICK_SECONDS", "1"),
+        ("WORKSPACED_ADMIN_TOKEN", ADMIN),
+    ])
+    .await;
+    let (a, b) = (r.a.addr.clone(), r.b.addr.clone());
+    let owner = signup_user(&a, "cron");
+    let ws = workspace(&a, &owner, "Cron");
+    let providers = Some(json!({"providers": ["openai"]}));
+    expect(
+        &a,
+        "PUT",
+        &format!("/v1/workspaces/{ws}/providers"),
+        &owner.token,
+        providers,
+        200,
+    );
+    let set = Some(json!({"cron": "0 0 1 1 *"}));
+    expect(
+        &b,
+        "PUT",
+        &format!("/v1/workspaces/{ws}/schedule"),
+        &owner.token,
+        set,
+        200,
+    );
+    let scheduled = || {
+        let runs = expect(
+            &a,
+            "GET",
+            &format!("/v1/workspaces/{ws}/runs?limit=100"),
+            &owner.token,
+            None,
+            200,
+        );
+        runs["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["trigger"] == "schedule")
+            .count()
+    };
+    // Three ticks come due; both schedulers look every second; each tick
+    // queues exactly one run.
+    for tick in 1..=3 {
+        let due = chrono::Utc::now().timestamp_millis() - 60_000;
+        make_due(&r.db, &ws, due).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let s = expect(
+                &b,
+                "GET",
+                &format!("/v1/workspaces/{ws}/schedule"),
+                &owner.token,
+                None,
+                200,
+            );
+            let next = chrono::DateTime::parse_from_rfc3339(s["next_run_at"].as_str().unwrap())
+                .unwrap()
+                .timestamp_millis();
+            if next > due {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "tick {tick} was never taken"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        // Both schedulers have looked again since.
+        std::thread::sleep(std::time::Duration::from_millis(2_500));
+        assert_eq!(scheduled(), tick, "one run per tick");
+    }
+
+    // Ten more runs; twenty claims at once through both processes: each
+    // run is handed out once.
+    for _ in 0..10 {
+        expect(
+            &a,
+            "POST",
+            &format!("/v1/workspaces/{ws}/runs"),
+            &owner.token,
+            None,
+            201,
+        );
+    }
+    let token = Some(json!({"name": "worker", "scopes": ["runs"]}));
+    let worker = expect(&a, "POST", "/v1/admin/tokens", ADMIN, token, 201)["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queued = 1 + 3 + 10; // the schedule's immediate run, three ticks, ten manual
+    let claims = (0..queued + 6).map(|i| {
+        let at = r.nth(i).addr.clone();
+        (
+            at,
+            "POST",
+            "/v1/runs/claim".to_owned(),
+            worker.clone(),
+            None,
+        )
+    });
+    let results = at_once(claims.collect());
+    let mut taken = std::collections::HashSet::new();
+    for (status, body) in &results {
+        match status {
+            200 => assert!(
+                taken.insert(body["id"].as_str().unwrap().to_owned()),
+                "a run handed out twice"
+            ),
+            204 => {}
+            other => panic!("claim answered {other}: {body}"),
+        }
+    }
+    assert_eq!(taken.len(), queued);
     r.stop().await;
 }
