@@ -4,6 +4,7 @@
 pub mod account;
 pub mod bridge;
 pub mod error;
+pub mod event;
 pub mod ids;
 pub mod invitations;
 pub mod join_code;

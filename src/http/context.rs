@@ -100,7 +100,13 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
                 crate::http::error::ApiError::param(field, "must not contain NUL (%00)")
                     .into_response()
             } else {
-                super::idempotency::idempotency(&state, req, next).await
+                // The events this request records carry its id and actor.
+                let id = request_id.to_str().unwrap_or_default().to_owned();
+                crate::domain::event::with_request(
+                    id,
+                    super::idempotency::idempotency(&state, req, next),
+                )
+                .await
             };
             let rate = CTX.with(|c| c.rate.borrow().map(|(r, _)| r));
             (resp, rate)

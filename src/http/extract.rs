@@ -108,12 +108,31 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError>
 
 /// The caller of the configured platform-admin token, if `hash` is its hash.
 fn configured_admin(state: &AppState, hash: &str) -> Option<Caller> {
-    (state.admin_token_hash.as_deref() == Some(hash)).then(|| Caller {
-        token_id: TokenId::from_db("tok_configured_admin".into()),
-        kind: TokenKind::Admin,
-        user: None,
-        scopes: Vec::new(),
+    (state.admin_token_hash.as_deref() == Some(hash)).then(|| {
+        let caller = Caller {
+            token_id: TokenId::from_db("tok_configured_admin".into()),
+            kind: TokenKind::Admin,
+            user: None,
+            scopes: Vec::new(),
+        };
+        name_actor(&caller);
+        caller
     })
+}
+
+/// Names the caller as the actor of the events this request records.
+fn name_actor(caller: &Caller) {
+    use crate::domain::event::{set_actor, Actor, ActorKind};
+    set_actor(match &caller.user {
+        Some(u) => Actor {
+            kind: ActorKind::User,
+            id: Some(u.to_string()),
+        },
+        None => Actor {
+            kind: ActorKind::Service,
+            id: Some(caller.token_id.to_string()),
+        },
+    });
 }
 
 /// Lets a resolved token in: counts it against `requests` (the platform
@@ -139,12 +158,14 @@ fn admit(
             }
         });
     }
-    Ok(Caller {
+    let caller = Caller {
         token_id: t.id,
         kind: t.kind,
         user: t.user_id,
         scopes: t.scopes,
-    })
+    };
+    name_actor(&caller);
+    Ok(caller)
 }
 
 /// The caller and the `{workspace}` row with the caller's roles. When the

@@ -7,6 +7,7 @@ pub mod bridges;
 pub mod codebases;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod idempotency;
 pub mod invitations;
@@ -80,6 +81,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(codebases::routes())
         .merge(bridges::routes())
         .merge(runs::routes())
+        .merge(events::routes())
         .merge(logos::routes())
         .merge(admin::routes())
         .split_for_parts();

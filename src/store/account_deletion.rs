@@ -98,6 +98,14 @@ impl Store {
                 params![ws],
             )
             .await?;
+            let ws = crate::domain::ids::WorkspaceId::from_db(ws.to_string());
+            let event = crate::domain::event::NewEvent::in_workspace(
+                "member.left",
+                &ws,
+                "member",
+                user.as_str(),
+            );
+            super::events::record(&mut tx, event).await?;
         }
         tx.execute(
             "DELETE FROM invitations WHERE invited_by = $1 AND status = 'pending'",

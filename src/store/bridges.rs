@@ -5,10 +5,12 @@
 use serde_json::Value as Json;
 
 use super::db::{DbError, Row, Tx};
+use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::workspaces::Sort;
 use super::Store;
 use crate::domain::bridge::{Bridge, BridgePatch, NewBridge, SealedCredentials};
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{BridgeId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::time::{now_ms, Millis};
@@ -89,6 +91,13 @@ impl Store {
     pub async fn create_bridge(&self, ws: &WorkspaceId, b: &NewBridge) -> Result<Bridge, Error> {
         let mut tx = self.db.begin().await?;
         let out = insert_bridge(&mut tx, ws, b, now_ms()).await?;
+        // Credentials are never in an event, only whether there are any.
+        let changes = Changes::new()
+            .field("kind", Json::Null, out.kind.as_str())
+            .field("name", Json::Null, out.name.as_str());
+        let event = NewEvent::in_workspace("bridge.created", ws, "bridge", out.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(out)
     }
@@ -130,6 +139,7 @@ impl Store {
             tx.commit().await?;
             return Ok(b);
         }
+        let before = b.clone();
         if let Some(v) = &patch.name {
             b.name = v.clone();
         }
@@ -161,6 +171,18 @@ impl Store {
             .await?;
             b.has_credentials = creds.is_some();
         }
+        let changes = Changes::new()
+            .field("name", before.name.as_str(), b.name.as_str())
+            .field(
+                "config",
+                Json::Object(before.config.clone()),
+                Json::Object(b.config.clone()),
+            )
+            .field("enabled", before.enabled, b.enabled)
+            .field("has_credentials", before.has_credentials, b.has_credentials);
+        let event = NewEvent::in_workspace("bridge.updated", ws, "bridge", b.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(b)
     }
@@ -178,6 +200,10 @@ impl Store {
         }
         tx.execute("DELETE FROM bridges WHERE id = $1", params![&b.id])
             .await?;
+        let changes = Changes::new().field("name", b.name.as_str(), Json::Null);
+        let event = NewEvent::in_workspace("bridge.deleted", ws, "bridge", b.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

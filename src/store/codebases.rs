@@ -1,15 +1,18 @@
 //! Codebases of a workspace.
 
 use super::db::{DbError, Row, Tx};
+use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::workspaces::Sort;
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{CodebaseId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::project::{Codebase, CodebaseFields, SourceType};
 use crate::domain::time::now_ms;
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
 
 const COLS: &str =
     "id, name, source_type, path, repository, branch, created_at, updated_at, version";
@@ -75,23 +78,30 @@ impl Store {
             updated_at: now,
             version: 1,
         };
-        self.db
-            .execute(
-                "INSERT INTO codebases (id, workspace_id, name, source_type, path, repository, branch,
+        let mut tx = self.db.begin().await?;
+        tx.execute(
+            "INSERT INTO codebases (id, workspace_id, name, source_type, path, repository, branch,
                     created_at, updated_at, version)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8, 1)",
-                params![
-                    &c.id,
-                    ws,
-                    &c.name,
-                    c.source_type.as_str(),
-                    c.path.clone(),
-                    c.repository.clone(),
-                    c.branch.clone(),
-                    now
-                ],
-            )
-            .await?;
+            params![
+                &c.id,
+                ws,
+                &c.name,
+                c.source_type.as_str(),
+                c.path.clone(),
+                c.repository.clone(),
+                c.branch.clone(),
+                now
+            ],
+        )
+        .await?;
+        let changes = Changes::new()
+            .field("name", Json::Null, c.name.as_str())
+            .field("source_type", Json::Null, c.source_type.as_str());
+        let event = NewEvent::in_workspace("codebase.created", ws, "codebase", c.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
+        tx.commit().await?;
         Ok(c)
     }
 
@@ -158,6 +168,23 @@ impl Store {
             ],
         )
         .await?;
+        let changes = Changes::new()
+            .field("name", before.name.as_str(), c.name.as_str())
+            .field(
+                "source_type",
+                before.source_type.as_str(),
+                c.source_type.as_str(),
+            )
+            .field("path", before.path.clone(), c.path.clone())
+            .field(
+                "repository",
+                before.repository.clone(),
+                c.repository.clone(),
+            )
+            .field("branch", before.branch.clone(), c.branch.clone());
+        let event = NewEvent::in_workspace("codebase.updated", ws, "codebase", c.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(c)
     }
@@ -175,6 +202,10 @@ impl Store {
         }
         tx.execute("DELETE FROM codebases WHERE id = $1", params![&c.id])
             .await?;
+        let changes = Changes::new().field("name", c.name.as_str(), Json::Null);
+        let event = NewEvent::in_workspace("codebase.deleted", ws, "codebase", c.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

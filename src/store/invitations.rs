@@ -4,9 +4,11 @@
 //! row, so two accepts at once make one membership.
 
 use super::db::{Row, Tx};
+use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::members::{actor_role, insert_membership, lock_workspace, member_in_tx};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{InvitationId, UserId, WorkspaceId};
 use crate::domain::invitations::{unusable, Invitation, Status};
 use crate::domain::members::{check_grant, Actor, Member};
@@ -15,6 +17,7 @@ use crate::domain::roles::Role;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
 
 const INV_COLS: &str =
     "i.id, i.workspace_id, i.email, i.role, i.status, i.invited_by, i.created_at, i.expires_at, i.responded_at";
@@ -128,6 +131,14 @@ impl Store {
             ],
         )
         .await?;
+        let changes = Changes::new().field("email", Json::Null, email).field(
+            "role",
+            Json::Null,
+            role.as_str(),
+        );
+        let event = NewEvent::in_workspace("invitation.created", ws, "invitation", id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(Invitation {
             id,
@@ -222,6 +233,14 @@ impl Store {
             params![id, now_ms()],
         )
         .await?;
+        invitation_event(
+            &mut tx,
+            "invitation.revoked",
+            &inv,
+            inv.status.as_str(),
+            "revoked",
+        )
+        .await?;
         Ok(tx.commit().await?)
     }
 
@@ -314,6 +333,11 @@ impl Store {
             Err(Error::AlreadyMember) => false,
             Err(e) => return Err(e),
         };
+        invitation_event(&mut tx, "invitation.accepted", &inv, "pending", "accepted").await?;
+        if joined {
+            let changes = Changes::new().field("role", Json::Null, inv.role.as_str());
+            super::members::member_event(&mut tx, "member.joined", &locked, user, changes).await?;
+        }
         let member = member_in_tx(&mut tx, &ws, user)
             .await?
             .ok_or(Error::NotFound)?;
@@ -336,8 +360,23 @@ impl Store {
             params![&inv.id, now],
         )
         .await?;
+        invitation_event(&mut tx, "invitation.declined", &inv, "pending", "declined").await?;
         Ok(tx.commit().await?)
     }
+}
+
+/// Records an invitation's change of status.
+async fn invitation_event(
+    tx: &mut Tx,
+    kind: &'static str,
+    inv: &Invitation,
+    before: &str,
+    after: &str,
+) -> Result<(), Error> {
+    let changes = Changes::new().field("status", before, after);
+    let event = NewEvent::in_workspace(kind, &inv.workspace_id, "invitation", inv.id.as_str())
+        .with_changes(changes);
+    record(tx, event).await
 }
 
 /// The invitation of a token, locked, if it is pending and addressed to

@@ -3,8 +3,10 @@
 //! use in the same transaction, so `max_uses` holds under concurrency.
 
 use super::db::Row;
+use super::events::record;
 use super::members::{insert_membership, lock_workspace, member_in_tx};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::join_code;
 use crate::domain::members::Member;
@@ -12,6 +14,7 @@ use crate::domain::roles::Role;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
 
 #[derive(Debug, Clone)]
 pub struct JoinCode {
@@ -87,6 +90,10 @@ impl Store {
                 Err(e) if e.unique_constraint() == Some("join_codes_code_key") => continue,
                 r => r?,
             };
+            let changes = Changes::new().field("role", Json::Null, role.as_str());
+            let event = NewEvent::in_workspace("join_code.rotated", ws, "join_code", ws.as_str())
+                .with_changes(changes);
+            record(&mut tx, event).await?;
             tx.commit().await?;
             return Ok(JoinCode {
                 code,
@@ -102,14 +109,20 @@ impl Store {
 
     /// Disables the code; false when there was none.
     pub async fn delete_join_code(&self, ws: &WorkspaceId) -> Result<bool, Error> {
-        Ok(self
-            .db
+        let mut tx = self.db.begin().await?;
+        let deleted = tx
             .execute(
                 "DELETE FROM join_codes WHERE workspace_id = $1",
                 params![ws],
             )
             .await?
-            > 0)
+            > 0;
+        if deleted {
+            let event = NewEvent::in_workspace("join_code.disabled", ws, "join_code", ws.as_str());
+            record(&mut tx, event).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     /// Joins with a normalized code. Unknown (or rotated, disabled) 404;
@@ -162,6 +175,8 @@ impl Store {
         let m = member_in_tx(&mut tx, &ws, user)
             .await?
             .ok_or(Error::NotFound)?;
+        let changes = Changes::new().field("role", Json::Null, jc.role.as_str());
+        super::members::member_event(&mut tx, "member.joined", &locked, user, changes).await?;
         tx.commit().await?;
         Ok(JoinOutcome::Joined(ws, m))
     }

@@ -98,6 +98,16 @@ impl Store {
         )
         .await?;
         release(&mut tx, old.as_deref()).await?;
+        let changes =
+            crate::domain::event::Changes::new().field("logo_key", old.clone(), w.logo_key.clone());
+        let event = crate::domain::event::NewEvent::in_workspace(
+            "workspace.updated",
+            ws,
+            "workspace",
+            ws.as_str(),
+        )
+        .with_changes(changes);
+        super::events::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(w)
     }

@@ -10,7 +10,11 @@
 use super::db::{Row, Tx};
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
-use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
+use serde_json::Value as Json;
+
+use super::events::record;
+use crate::domain::event::{Changes, NewEvent};
+use crate::domain::ids::{MembershipId, OrganizationId, UserId, WorkspaceId};
 use crate::domain::members::{check_change, check_grant, check_leave, Actor, Change, Member};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::plans::Plans;
@@ -207,6 +211,8 @@ impl Store {
             now_ms(),
         )
         .await?;
+        let changes = Changes::new().field("role", Json::Null, role.as_str());
+        member_event(&mut tx, "member.added", &locked, user, changes).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -240,6 +246,8 @@ impl Store {
         let m = member_in_tx(&mut tx, ws, user)
             .await?
             .ok_or(Error::NotFound)?;
+        let changes = Changes::new().field("role", Json::Null, role.as_str());
+        member_event(&mut tx, "member.added", &locked, user, changes).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -304,6 +312,7 @@ impl Store {
             .await?
             .ok_or(Error::NotFound)?;
         check_change(me, current.role, change, owners.len())?;
+        let before = current.role;
         let result = match change {
             Change::SetRole(role) => {
                 tx.execute(
@@ -311,10 +320,16 @@ impl Store {
                     params![ws, target, role.rank()],
                 )
                 .await?;
+                if role != before {
+                    let changes = Changes::new().field("role", before.as_str(), role.as_str());
+                    member_event(&mut tx, "member.role_changed", &locked, target, changes).await?;
+                }
                 Some(Member { role, ..current })
             }
             Change::Remove => {
                 remove_in_tx(&mut tx, ws, target).await?;
+                let changes = Changes::new().field("role", before.as_str(), Json::Null);
+                member_event(&mut tx, "member.removed", &locked, target, changes).await?;
                 None
             }
         };
@@ -325,12 +340,14 @@ impl Store {
     /// The caller leaves; the last owner cannot.
     pub async fn leave(&self, ws: &WorkspaceId, user: &UserId) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
-        let (_, owners) = lock_workspace(&mut tx, ws).await?;
+        let (locked, owners) = lock_workspace(&mut tx, ws).await?;
         let me = member_in_tx(&mut tx, ws, user)
             .await?
             .ok_or(Error::NotFound)?;
         check_leave(me.role, owners.len())?;
         remove_in_tx(&mut tx, ws, user).await?;
+        let changes = Changes::new().field("role", me.role.as_str(), Json::Null);
+        member_event(&mut tx, "member.left", &locked, user, changes).await?;
         Ok(tx.commit().await?)
     }
 
@@ -380,8 +397,31 @@ impl Store {
             params![ws, now_ms()],
         )
         .await?;
+        let changes = Changes::new().field(
+            "owner",
+            actor.user().map(|u| u.to_string()),
+            target.to_string(),
+        );
+        let event = NewEvent::in_workspace("workspace.transferred", ws, "workspace", ws.as_str())
+            .in_org(locked.organization_id.clone().map(OrganizationId::from_db))
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         Ok(tx.commit().await?)
     }
+}
+
+/// Records a change to `user`'s membership of the locked workspace.
+pub(crate) async fn member_event(
+    tx: &mut Tx,
+    kind: &'static str,
+    locked: &LockedWorkspace,
+    user: &UserId,
+    changes: Changes,
+) -> Result<(), Error> {
+    let event = NewEvent::in_workspace(kind, &locked.id, "member", user.as_str())
+        .in_org(locked.organization_id.clone().map(OrganizationId::from_db))
+        .with_changes(changes);
+    record(tx, event).await
 }
 
 async fn remove_in_tx(tx: &mut Tx, ws: &WorkspaceId, user: &UserId) -> Result<(), Error> {

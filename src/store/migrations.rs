@@ -41,6 +41,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0009_runs.sql",
         include_str!("../../migrations/sqlite/0009_runs.sql"),
     ),
+    (
+        "0010_events.sql",
+        include_str!("../../migrations/sqlite/0010_events.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod bridges;
 pub mod codebases;
 pub mod db;
+pub mod events;
 pub mod idempotency;
 pub mod invitations;
 pub mod join_codes;

@@ -3,8 +3,10 @@
 //! last-owner rule under that lock.
 
 use super::db::{Row, Tx};
+use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::members::{check_change, check_leave, Actor, Change};
 use crate::domain::pagination::{Page, PageRequest};
@@ -12,6 +14,20 @@ use crate::domain::roles::OrgRole;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
+
+/// Records a change to `user`'s membership of the organization.
+async fn org_member_event(
+    tx: &mut Tx,
+    kind: &'static str,
+    org: &OrganizationId,
+    user: &UserId,
+    changes: Changes,
+) -> Result<(), Error> {
+    let event = NewEvent::in_organization(kind, org, "organization_member", user.as_str())
+        .with_changes(changes);
+    record(tx, event).await
+}
 
 #[derive(Debug, Clone)]
 pub struct OrgMember {
@@ -134,6 +150,8 @@ impl Store {
         let m = member_in_tx(&mut tx, org, user)
             .await?
             .ok_or(Error::NotFound)?;
+        let changes = Changes::new().field("role", Json::Null, role.as_str());
+        org_member_event(&mut tx, "organization.member_added", org, user, changes).await?;
         tx.commit().await?;
         Ok(m)
     }
@@ -174,6 +192,15 @@ impl Store {
                     params![org, target, role.rank()],
                 )
                 .await?;
+                let changes = Changes::new().field("role", current.role.as_str(), role.as_str());
+                org_member_event(
+                    &mut tx,
+                    "organization.member_role_changed",
+                    org,
+                    target,
+                    changes,
+                )
+                .await?;
                 Some(OrgMember { role, ..current })
             }
             OrgChange::Remove => {
@@ -182,6 +209,9 @@ impl Store {
                     params![org, target],
                 )
                 .await?;
+                let changes = Changes::new().field("role", current.role.as_str(), Json::Null);
+                org_member_event(&mut tx, "organization.member_removed", org, target, changes)
+                    .await?;
                 None
             }
         };

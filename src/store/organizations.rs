@@ -2,9 +2,11 @@
 //! by id or slug with the caller's role, list, rename, delete when empty.
 
 use super::db::{Row, Tx};
+use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::ratelimit::{add_in_tx, window_start};
 use super::workspaces::CountedLimit;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{OrganizationId, UserId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::roles::OrgRole;
@@ -12,6 +14,7 @@ use crate::domain::slug;
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
 
 /// Inserts an organization with `owner` as its owner; generates the slug
 /// from the name when none is given.
@@ -173,6 +176,10 @@ impl super::Store {
             }
         }
         let id = insert_organization(&mut tx, name, slug, owner, now).await?;
+        let event =
+            NewEvent::in_organization("organization.created", &id, "organization", id.as_str())
+                .with_changes(Changes::new().field("name", Json::Null, name));
+        record(&mut tx, event).await?;
         tx.commit().await?;
         self.organization_for(id.as_str(), Some(owner))
             .await?
@@ -235,6 +242,13 @@ impl super::Store {
             }
             r => r?,
         };
+        let changes = Changes::new()
+            .field("name", row.text(0)?, name.as_str())
+            .field("slug", row.text(1)?, slug.as_str());
+        let event =
+            NewEvent::in_organization("organization.updated", id, "organization", id.as_str())
+                .with_changes(changes);
+        record(&mut tx, event).await?;
         Ok(tx.commit().await?)
     }
 
@@ -269,6 +283,9 @@ impl super::Store {
         }
         tx.execute("DELETE FROM organizations WHERE id = $1", params![id])
             .await?;
+        let event =
+            NewEvent::in_organization("organization.deleted", id, "organization", id.as_str());
+        record(&mut tx, event).await?;
         Ok(tx.commit().await?)
     }
 }

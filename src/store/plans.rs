@@ -55,6 +55,15 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
         let now = now_ms();
+        let changes = crate::domain::event::Changes::new().field("plan", w.plan.as_str(), plan);
+        let event = crate::domain::event::NewEvent::in_workspace(
+            "workspace.updated",
+            ws,
+            "workspace",
+            ws.as_str(),
+        )
+        .with_changes(changes);
+        super::events::record(&mut tx, event).await?;
         w.plan = plan.to_owned();
         w.trial_ends_at = p.trial_days.map(|d| now + d * DAY);
         w.updated_at = now;

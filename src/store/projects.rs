@@ -2,15 +2,18 @@
 //! `max_projects` decided inside the create transaction.
 
 use super::db::{DbError, Row, Tx};
+use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::workspaces::{locked_workspace, Sort};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{ProjectId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
 use crate::domain::time::now_ms;
 use crate::domain::{settings, slug, Error};
 use crate::params;
+use serde_json::Value as Json;
 
 const COLS: &str = "id, name, slug, description, status, created_at, updated_at, version";
 const TABLE: Table = Table {
@@ -124,6 +127,12 @@ impl Store {
             }
             r => r?,
         };
+        let changes = Changes::new()
+            .field("name", Json::Null, p.name.as_str())
+            .field("slug", Json::Null, p.slug.as_str());
+        let event = NewEvent::in_workspace("project.created", ws, "project", p.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -209,6 +218,14 @@ impl Store {
             }
             r => r?,
         };
+        let changes = Changes::new()
+            .field("name", before.0.as_str(), p.name.as_str())
+            .field("slug", before.1.as_str(), p.slug.as_str())
+            .field("description", before.2.clone(), p.description.clone())
+            .field("status", before.3.as_str(), p.status.as_str());
+        let event = NewEvent::in_workspace("project.updated", ws, "project", p.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(p)
     }
@@ -238,6 +255,10 @@ impl Store {
             )
             .await?;
         }
+        let changes = Changes::new().field("name", p.name.as_str(), Json::Null);
+        let event = NewEvent::in_workspace("project.deleted", ws, "project", p.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -15,8 +15,10 @@
 //!   or fails on its last attempt, whenever a claim or the scheduler looks.
 
 use super::db::{Row, Tx};
+use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{RunId, TokenId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::run::{ImmediateRun, Run, RunStatus, Trigger, MAX_ATTEMPTS};
@@ -24,6 +26,7 @@ use crate::domain::schedule::Schedule;
 use crate::domain::time::Millis;
 use crate::domain::Error;
 use crate::params;
+use serde_json::Value as Json;
 
 const COLS: &str = "id, workspace_id, trigger, status, providers, attempt, scheduled_for, \
      started_at, finished_at, error, result, lease_expires_at, worker_token_id, created_at, version";
@@ -137,29 +140,56 @@ async fn insert_run(
         ],
     )
     .await?;
+    let changes = Changes::new().field("status", Json::Null, "queued");
+    run_event(tx, "run.queued", &run, changes).await?;
     Ok(run)
 }
 
+/// Records a change of a run.
+async fn run_event(
+    tx: &mut Tx,
+    kind: &'static str,
+    run: &Run,
+    changes: Changes,
+) -> Result<(), Error> {
+    let event = NewEvent::in_workspace(kind, &run.workspace_id, "run", run.id.as_str())
+        .with_changes(changes);
+    record(tx, event).await
+}
+
 /// Leases that lapsed by `now`: back to the queue, or failed on the last
-/// attempt. Returns how many runs moved.
-async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<u64, Error> {
-    let requeued = tx
-        .execute(
-            "UPDATE runs SET status = 'queued', started_at = NULL, lease_expires_at = NULL,
-                 worker_token_id = NULL, version = version + 1
-             WHERE status = 'running' AND lease_expires_at <= $1 AND attempt < $2",
-            params![now, MAX_ATTEMPTS],
-        )
-        .await?;
-    let failed = tx
-        .execute(
-            "UPDATE runs SET status = 'failed', finished_at = $1, lease_expires_at = NULL,
-                 error = 'The lease lapsed on the last attempt.', version = version + 1
-             WHERE status = 'running' AND lease_expires_at <= $1 AND attempt >= $2",
-            params![now, MAX_ATTEMPTS],
-        )
-        .await?;
-    Ok(requeued + failed)
+/// attempt, each with its event. Returns how many runs moved.
+async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
+    let sql = format!(
+        "SELECT {COLS} FROM runs WHERE status = 'running' AND lease_expires_at <= $1 ORDER BY id{}",
+        tx.for_update()
+    );
+    let lapsed = tx.fetch_all(&sql, params![now]).await?;
+    for row in &lapsed {
+        let run = run_from(row)?;
+        let changes = Changes::new();
+        if run.attempt < MAX_ATTEMPTS {
+            tx.execute(
+                "UPDATE runs SET status = 'queued', started_at = NULL, lease_expires_at = NULL,
+                     worker_token_id = NULL, version = version + 1 WHERE id = $1",
+                params![&run.id],
+            )
+            .await?;
+            let changes = changes.field("status", "running", "queued");
+            run_event(tx, "run.queued", &run, changes).await?;
+        } else {
+            tx.execute(
+                "UPDATE runs SET status = 'failed', finished_at = $2, lease_expires_at = NULL,
+                     error = 'The lease lapsed on the last attempt.', version = version + 1
+                 WHERE id = $1",
+                params![&run.id, now],
+            )
+            .await?;
+            let changes = changes.field("status", "running", "failed");
+            run_event(tx, "run.failed", &run, changes).await?;
+        }
+    }
+    Ok(lapsed.len())
 }
 
 impl Store {
@@ -241,6 +271,14 @@ impl Store {
             params![ws, cron.clone(), timezone, next_run_at, now, version],
         )
         .await?;
+        if changed {
+            let changes = Changes::new()
+                .field("cron", old_cron.clone(), cron.clone())
+                .field("timezone", old_tz.clone(), timezone);
+            let event = NewEvent::in_workspace("schedule.updated", ws, "schedule", ws.as_str())
+                .with_changes(changes);
+            record(&mut tx, event).await?;
+        }
         let immediate = match schedule {
             None => ImmediateRun::NotRequested,
             Some(_) if providers.is_empty() => ImmediateRun::Empty,
@@ -341,6 +379,8 @@ impl Store {
                 run.status.as_str()
             )));
         }
+        let changes = Changes::new().field("status", run.status.as_str(), "cancelled");
+        run_event(&mut tx, "run.cancelled", &run, changes).await?;
         run.status = RunStatus::Cancelled;
         run.finished_at = Some(now);
         run.lease_expires_at = None;
@@ -392,6 +432,12 @@ impl Store {
         )
         .await?;
         let run = locked_run(&mut tx, &id).await?;
+        let changes = Changes::new().field("status", "queued", "running").field(
+            "attempt",
+            run.attempt - 1,
+            run.attempt,
+        );
+        run_event(&mut tx, "run.started", &run, changes).await?;
         tx.commit().await?;
         Ok(Some(run))
     }
@@ -455,6 +501,13 @@ impl Store {
                 }
             }
         }
+        let kind = match run.status {
+            RunStatus::Succeeded => "run.succeeded",
+            RunStatus::Queued => "run.queued",
+            _ => "run.failed",
+        };
+        let changes = Changes::new().field("status", "running", run.status.as_str());
+        run_event(&mut tx, kind, &run, changes).await?;
         tx.execute(
             "UPDATE runs SET status = $2, result = $3, error = $4, started_at = $5,
                  finished_at = $6, lease_expires_at = NULL, worker_token_id = $7, version = $8

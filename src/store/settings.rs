@@ -4,8 +4,10 @@
 use serde_json::{Map, Value as Json};
 
 use super::db::Tx;
+use super::events::record;
 use super::workspaces::locked_workspace;
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::settings;
 use crate::domain::time::now_ms;
@@ -85,6 +87,15 @@ impl Store {
             ],
         )
         .await?;
+        // Key by key: `{theme: ["system", "dark"]}`, null for absent.
+        let mut changes = Changes::new();
+        for key in before.keys().chain(w.settings.keys()) {
+            let value = |m: &Map<String, Json>| m.get(key).cloned().unwrap_or(Json::Null);
+            changes = changes.field(key, value(&before), value(&w.settings));
+        }
+        let event = NewEvent::in_workspace("settings.updated", ws, "settings", ws.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(w)
     }
@@ -139,6 +150,10 @@ impl Store {
             ],
         )
         .await?;
+        let changes = Changes::new().field("providers", current.clone(), providers.to_vec());
+        let event = NewEvent::in_workspace("providers.updated", ws, "providers", ws.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok((providers.to_vec(), version + 1))
     }

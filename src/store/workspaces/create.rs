@@ -4,6 +4,7 @@ use serde_json::{Map, Value as Json};
 
 use super::*;
 use crate::domain::error::RateInfo;
+use crate::domain::event::NewEvent;
 use crate::domain::ids::{MembershipId, WorkspaceId};
 use crate::domain::roles::{effective_role, OrgRole, Role};
 use crate::domain::slug;
@@ -150,6 +151,9 @@ impl Store {
             crate::store::bridges::insert_bridge(&mut tx, &id, b, now).await?;
         }
         crate::store::settings::check_settings(&mut tx, &id, &new.settings).await?;
+        let event = NewEvent::in_workspace("workspace.created", &id, "workspace", id.as_str())
+            .in_org(org_id.clone());
+        crate::store::events::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok((
             Workspace {

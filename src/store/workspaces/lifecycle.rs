@@ -1,11 +1,13 @@
 //! Archive, soft delete, restore, purge.
 
 use super::*;
+use crate::domain::event::NewEvent;
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::workspace::{Status, Workspace};
 use crate::domain::Error;
 use crate::params;
+use crate::store::events::record;
 use crate::store::Store;
 
 impl Store {
@@ -40,6 +42,14 @@ impl Store {
             params![&ws.id, target.as_str(), ws.archived_at, now, ws.version],
         )
         .await?;
+        let kind = if archive {
+            "workspace.archived"
+        } else {
+            "workspace.unarchived"
+        };
+        let event = NewEvent::in_workspace(kind, &ws.id, "workspace", ws.id.as_str())
+            .in_org(ws.organization_id.clone());
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
     }
@@ -86,6 +96,10 @@ impl Store {
             params![&ws.id, now, ws.purge_at, ws.version],
         )
         .await?;
+        let event =
+            NewEvent::in_workspace("workspace.deleted", &ws.id, "workspace", ws.id.as_str())
+                .in_org(ws.organization_id.clone());
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
     }
@@ -124,6 +138,10 @@ impl Store {
             params![&ws.id, ws.status.as_str(), now, ws.version],
         )
         .await?;
+        let event =
+            NewEvent::in_workspace("workspace.restored", &ws.id, "workspace", ws.id.as_str())
+                .in_org(ws.organization_id.clone());
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
     }

@@ -3,12 +3,14 @@
 use serde_json::{Map, Value as Json};
 
 use super::*;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::json::{check_size, merge_patch};
 use crate::domain::time::now_ms;
 use crate::domain::workspace::{Workspace, WorkspacePatch};
 use crate::domain::Error;
 use crate::params;
+use crate::store::events::record;
 use crate::store::Store;
 
 impl Store {
@@ -28,6 +30,7 @@ impl Store {
             tx.commit().await?;
             return Ok(ws);
         }
+        let before = ws.clone();
         if let Some(v) = &patch.name {
             ws.name = v.clone();
         }
@@ -112,7 +115,33 @@ impl Store {
             }
             r => r?,
         };
+        let event =
+            NewEvent::in_workspace("workspace.updated", &ws.id, "workspace", ws.id.as_str())
+                .in_org(ws.organization_id.clone())
+                .with_changes(changes(&before, &ws));
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
     }
+}
+
+/// The fields a patch changed, `[before, after]` each.
+fn changes(b: &Workspace, a: &Workspace) -> Changes {
+    let obj = |m: &Map<String, Json>| Json::Object(m.clone());
+    Changes::new()
+        .field("name", b.name.as_str(), a.name.as_str())
+        .field("slug", b.slug.as_str(), a.slug.as_str())
+        .field("description", b.description.clone(), a.description.clone())
+        .field("icon", b.icon.clone(), a.icon.clone())
+        .field("domain", b.domain.clone(), a.domain.clone())
+        .field("repo_path", b.repo_path.clone(), a.repo_path.clone())
+        .field("branch", b.branch.clone(), a.branch.clone())
+        .field("settings", obj(&b.settings), obj(&a.settings))
+        .field("metadata", obj(&b.metadata), obj(&a.metadata))
+        .field("onboarding", obj(&b.onboarding), obj(&a.onboarding))
+        .field(
+            "onboarding_completed_at",
+            b.onboarding_completed_at.map(crate::domain::time::format),
+            a.onboarding_completed_at.map(crate::domain::time::format),
+        )
 }
