@@ -388,8 +388,11 @@ impl Config {
         if self.retention_days < 0 {
             return Err("retention_days must not be negative".into());
         }
-        if self.scheduler.min_interval_minutes < 1 {
-            return Err("scheduler.min_interval_minutes must be at least 1".into());
+        if !(1..=366 * 24 * 60).contains(&self.scheduler.min_interval_minutes) {
+            return Err("scheduler.min_interval_minutes must be from 1 to 527040 (a year)".into());
+        }
+        if self.scheduler.tick_seconds < 1 {
+            return Err("scheduler.tick_seconds must be at least 1".into());
         }
         if !matches!(self.log_format.as_str(), "json" | "text") {
             return Err("log_format must be json or text".into());

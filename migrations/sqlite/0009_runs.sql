@@ -34,6 +34,8 @@ CREATE TABLE runs (
 );
 -- The workspace's runs, newest first, and its latest run's time.
 CREATE INDEX runs_ws_created_idx ON runs (workspace_id, created_at, id);
+-- The same, of one status (`?status=`).
+CREATE INDEX runs_ws_status_created_idx ON runs (workspace_id, status, created_at, id);
 -- The queue, oldest due first; and the leases to take back. Partial: the
 -- finished runs, nearly all of them in time, are in neither.
 CREATE INDEX runs_queued_idx ON runs (scheduled_for, id) WHERE status = 'queued';

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use croner::parser::{CronParser, Seconds, Year};
 use croner::Cron;
@@ -18,13 +18,6 @@ pub struct Schedule {
     cron_parsed: Cron,
     pub timezone: Tz,
 }
-
-/// How many fire times [`smallest_gap`] looks at at most: every gap of a
-/// cron expression shows within its first firing day (the minutes of a day
-/// are the same on every day it fires) or between two consecutive firing
-/// days, and 5,000 fire times cover at least 17 days of the most frequent
-/// schedule a 5-minute minimum lets through.
-const GAP_WINDOW: usize = 5_000;
 
 /// `"0 0 * * *"`: five fields (minute, hour, day of month, month, day of
 /// week), names (`MON`, `JAN`), ranges, steps, lists, the `@daily` family
@@ -70,26 +63,54 @@ pub fn parse_timezone(raw: &str) -> Result<Tz, FieldError> {
 
 /// The smallest gap between two consecutive fire times, in minutes,
 /// counted in UTC; `None` when the expression never fires (`0 0 31 2 *`).
-/// Stops early once a gap below `stop_below` is found.
-pub fn smallest_gap(cron: &Cron, stop_below: i64) -> Option<i64> {
-    let start = Utc.with_ymd_and_hms(2001, 1, 1, 0, 0, 0).single()?;
-    let end = start + chrono::Duration::days(4 * 366);
-    let mut times = cron
-        .iter_after(start)
-        .take_while(|t| *t < end)
-        .take(GAP_WINDOW);
-    let mut prev = times.next()?;
-    let mut smallest: Option<i64> = None;
-    for t in times {
-        let gap = (t - prev).num_minutes();
-        smallest = Some(smallest.map_or(gap, |s| s.min(gap)));
-        if gap < stop_below {
-            break;
+///
+/// Worked out from the expression's structure rather than by walking fire
+/// times: in a five-field cron the minutes and hours are the same on every
+/// day it fires, so the gaps are those between the minutes of one day, and
+/// between the last minute of a firing day and the first of the next
+/// firing day. Which days fire is read over 28 years (2001-2028), the span
+/// in which every date falls on every weekday in leap and common years.
+pub fn smallest_gap(cron: &Cron) -> Option<i64> {
+    let p = &cron.pattern;
+    let minutes: Vec<i64> = (0..24u32)
+        .filter(|h| p.hour_match(*h).unwrap_or(false))
+        .flat_map(|h| {
+            (0..60u32)
+                .filter(|m| p.minute_match(*m).unwrap_or(false))
+                .map(move |m| i64::from(h * 60 + m))
+        })
+        .collect();
+    let (first, last) = (*minutes.first()?, *minutes.last()?);
+    let within_a_day = minutes.windows(2).map(|w| w[1] - w[0]).min();
+    let mut day = chrono::NaiveDate::from_ymd_opt(2001, 1, 1)?;
+    let end = chrono::NaiveDate::from_ymd_opt(2029, 1, 1)?;
+    let (mut previous, mut across_days): (Option<i64>, Option<i64>) = (None, None);
+    let mut n: i64 = 0;
+    while day < end {
+        use chrono::Datelike;
+        let weekday = croner::Weekday::from_days_from_sunday(day.weekday().num_days_from_sunday());
+        let fires = p.month_match(day.month()).unwrap_or(false)
+            && p.day_match(day.year(), day.month(), day.day(), weekday)
+                .unwrap_or(false);
+        if fires {
+            if let Some(prev) = previous {
+                let gap = (n - prev) * 1440 - last + first;
+                across_days = Some(across_days.map_or(gap, |g| g.min(gap)));
+            }
+            previous = Some(n);
         }
-        prev = t;
+        day = day.succ_opt()?;
+        n += 1;
     }
-    // One fire time in four years (`0 0 29 2 *`): as far apart as it gets.
-    Some(smallest.unwrap_or(i64::MAX))
+    previous?;
+    // One firing day in 28 years has no gap to another: as far apart as it gets.
+    Some(
+        within_a_day
+            .into_iter()
+            .chain(across_days)
+            .min()
+            .unwrap_or(i64::MAX),
+    )
 }
 
 impl Schedule {
@@ -103,7 +124,7 @@ impl Schedule {
             return Err(errors);
         };
         let min_minutes = (min_interval / MINUTE).max(1);
-        match smallest_gap(&parsed, min_minutes) {
+        match smallest_gap(&parsed) {
             None => {
                 return Err(vec![FieldError::new(
                     "cron",
@@ -210,6 +231,20 @@ mod tests {
         assert!(Schedule::new("1,58 0,23 * * *", "UTC", FIVE_MINUTES).is_err());
         assert!(Schedule::new("0 * * * *", "UTC", 2 * 60 * MINUTE).is_err());
         assert!(Schedule::new("0 */2 * * *", "UTC", 2 * 60 * MINUTE).is_ok());
+        // Rare gaps count: 23:56 on Feb 29 and 00:00 on Mar 1, leap years only.
+        let rare = "0,5,10,15,20,25,30,35,40,45,50,56 0,2,4,6,8,10,12,14,16,18,20,23 1-29/2 2,3 *";
+        assert_eq!(smallest_gap(&parse_cron(rare).unwrap()), Some(4));
+        assert!(Schedule::new(rare, "UTC", FIVE_MINUTES).is_err());
+    }
+
+    #[test]
+    fn rare_schedules_are_found() {
+        // Feb 29 that is a Monday (croner's `+`: day of month AND of week).
+        assert!(Schedule::new("0 0 29 2 +1", "UTC", FIVE_MINUTES).is_ok());
+        assert_eq!(
+            smallest_gap(&parse_cron("0 0 1 1 *").unwrap()),
+            Some(365 * 1440)
+        );
     }
 
     #[test]

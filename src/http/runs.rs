@@ -213,31 +213,36 @@ pub async fn put_schedule(
     AppJson(req): AppJson<PutScheduleRequest>,
 ) -> Result<Response, ApiError> {
     let min_interval = state.config.scheduler.min_interval_minutes * MINUTE;
-    let timezone = req.timezone.unwrap_or_else(|| "UTC".into());
-    let parsed = match req.cron {
-        None => {
-            return Err(
-                Error::field("cron", "required", "is required (null clears the schedule)").into(),
-            )
-        }
-        Some(None) => {
-            schedule::parse_timezone(&timezone).map_err(|e| Error::Validation(vec![e]))?;
-            None
-        }
-        Some(Some(cron)) => {
-            Some(Schedule::new(&cron, &timezone, min_interval).map_err(Error::Validation)?)
+    let Some(cron) = req.cron else {
+        return Err(
+            Error::field("cron", "required", "is required (null clears the schedule)").into(),
+        );
+    };
+    // Without `timezone`, the zone already set stays (UTC at first).
+    let given = match &req.timezone {
+        Some(tz) => Some(schedule::parse_timezone(tz).map_err(|e| Error::Validation(vec![e]))?),
+        None => None,
+    };
+    let parsed = match cron {
+        None => None,
+        Some(cron) => {
+            let zone = match given {
+                Some(tz) => tz.name().to_owned(),
+                None => state.store.schedule(&access.workspace.id).await?.timezone,
+            };
+            Some(Schedule::new(&cron, &zone, min_interval).map_err(Error::Validation)?)
         }
     };
     let timezone = parsed
         .as_ref()
-        .map(|s| s.timezone.name().to_owned())
-        .unwrap_or(timezone);
+        .map(|s| s.timezone.name())
+        .or(given.map(|z| z.name()));
     let (s, immediate) = state
         .store
         .set_schedule(
             &access.workspace.id,
             parsed.as_ref(),
-            &timezone,
+            timezone,
             if_match.0,
             now_ms(),
         )
@@ -398,11 +403,21 @@ pub async fn claim_run(
     }
 }
 
+#[derive(Deserialize, Default, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatRequest {
+    /// 1-3600 seconds from now, default 60.
+    pub lease_seconds: Option<i64>,
+    /// The attempt the worker claimed (its `attempt`): when given, a
+    /// report about a later attempt is refused (409).
+    pub attempt: Option<i64>,
+}
+
 /// Extends the lease of a run this worker holds (by `lease_seconds`,
 /// default 60, from now). 409 `conflict` when it no longer holds it
 /// (cancelled, finished, or taken back after the lease lapsed).
 #[utoipa::path(post, path = "/v1/runs/{run}/heartbeat", tag = "runs",
-    params(("run" = String, Path)), request_body = Option<LeaseRequest>,
+    params(("run" = String, Path)), request_body = Option<HeartbeatRequest>,
     responses((status = 200, body = RunResponse), (status = 400, body = Problem), (status = 401, body = Problem),
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn heartbeat_run(
@@ -413,11 +428,11 @@ pub async fn heartbeat_run(
 ) -> Result<Versioned<RunResponse>, ApiError> {
     worker(&caller)?;
     let id = run_id(&run)?;
-    let req: LeaseRequest = optional_body(&body)?;
+    let req: HeartbeatRequest = optional_body(&body)?;
     let lease = lease_ms(req.lease_seconds)?;
     let r = state
         .store
-        .heartbeat_run(id.as_str(), &caller.token_id, lease, now_ms())
+        .heartbeat_run(id.as_str(), &caller.token_id, req.attempt, lease, now_ms())
         .await?;
     Ok(versioned(r))
 }
@@ -428,6 +443,8 @@ pub struct CompleteRequest {
     /// What the run produced: an object of at most 64 KiB.
     #[schema(value_type = Option<Object>)]
     pub result: Option<Map<String, Value>>,
+    /// The attempt the worker claimed; see heartbeat.
+    pub attempt: Option<i64>,
 }
 
 /// Marks a run this worker holds `succeeded`, with its `result`.
@@ -448,7 +465,13 @@ pub async fn complete_run(
         .map_err(|e| Error::Validation(vec![e]))?;
     let r = state
         .store
-        .finish_run(id.as_str(), &caller.token_id, Ok(result), now_ms())
+        .finish_run(
+            id.as_str(),
+            &caller.token_id,
+            req.attempt,
+            Ok(result),
+            now_ms(),
+        )
         .await?;
     Ok(versioned(r))
 }
@@ -461,6 +484,8 @@ pub struct FailRequest {
     /// Queue it again (while attempts remain: 3 in all). Default false.
     #[serde(default)]
     pub retry: bool,
+    /// The attempt the worker claimed; see heartbeat.
+    pub attempt: Option<i64>,
 }
 
 /// Reports a failure of a run this worker holds: with `retry` and attempts
@@ -485,6 +510,7 @@ pub async fn fail_run(
         .finish_run(
             id.as_str(),
             &caller.token_id,
+            req.attempt,
             Err((error.expect("checked"), req.retry)),
             now_ms(),
         )

@@ -64,6 +64,20 @@ pub struct ScheduleState {
     pub version: i64,
 }
 
+/// A worker's report is taken only from the worker holding the run: the
+/// same token, and (when the worker says) the same attempt, so a worker
+/// whose lease lapsed cannot report on the run's next attempt even when
+/// workers share a token.
+fn check_held(run: &Run, worker: &TokenId, attempt: Option<i64>) -> Result<(), Error> {
+    if run.status == RunStatus::Running
+        && run.worker.as_ref() == Some(worker)
+        && attempt.is_none_or(|a| a == run.attempt)
+    {
+        return Ok(());
+    }
+    Err(not_held(run, worker))
+}
+
 /// Why a worker's report was refused.
 fn not_held(run: &Run, worker: &TokenId) -> Error {
     if run.status != RunStatus::Running {
@@ -71,7 +85,10 @@ fn not_held(run: &Run, worker: &TokenId) -> Error {
     } else if run.worker.as_ref() != Some(worker) {
         Error::Conflict("The run is held by another worker.".into())
     } else {
-        Error::Internal("not_held called on a held run".into())
+        Error::Conflict(format!(
+            "The run was handed out again since: it is on attempt {}.",
+            run.attempt
+        ))
     }
 }
 
@@ -160,9 +177,14 @@ async fn run_event(
 /// Leases that lapsed by `now`: back to the queue, or failed on the last
 /// attempt, each with its event. Returns how many runs moved.
 async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
+    // PostgreSQL: rows another claim or tick is taking back are skipped,
+    // not waited for (that one records them).
+    let lock = match tx.backend() {
+        super::db::Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        super::db::Backend::Sqlite => "",
+    };
     let sql = format!(
-        "SELECT {COLS} FROM runs WHERE status = 'running' AND lease_expires_at <= $1 ORDER BY id{}",
-        tx.for_update()
+        "SELECT {COLS} FROM runs WHERE status = 'running' AND lease_expires_at <= $1 ORDER BY id{lock}"
     );
     let lapsed = tx.fetch_all(&sql, params![now]).await?;
     for row in &lapsed {
@@ -229,17 +251,21 @@ impl Store {
 
     /// Sets (`Some`) or clears (`None`) the schedule. Setting one queues a
     /// run at once, in the same transaction (so the answer's run exists
-    /// exactly when the schedule does); `timezone` is kept when clearing.
+    /// exactly when the schedule does). Without `timezone`, the one already
+    /// set is kept (UTC at first); `schedule`'s own zone must be `timezone`.
     pub async fn set_schedule(
         &self,
         ws: &WorkspaceId,
         schedule: Option<&Schedule>,
-        timezone: &str,
+        timezone: Option<&str>,
         if_match: Option<i64>,
         now: Millis,
     ) -> Result<(ScheduleState, ImmediateRun), Error> {
         let mut tx = self.db.begin().await?;
-        let (providers, _) = locked_providers(&mut tx, ws).await?;
+        let (providers, deleted) = locked_providers(&mut tx, ws).await?;
+        if deleted {
+            return Err(Error::NotFound);
+        }
         let current = tx
             .fetch_optional(
                 &format!(
@@ -256,6 +282,9 @@ impl Store {
         if if_match.is_some_and(|v| v != version) {
             return Err(Error::VersionMismatch);
         }
+        // Not given: the zone already set (kept when clearing), else UTC.
+        let timezone = timezone.or(old_tz.as_deref()).unwrap_or("UTC").to_owned();
+        let timezone = timezone.as_str();
         let cron = schedule.map(|s| s.cron.clone());
         let next_run_at = schedule.and_then(|s| s.next_after(now));
         let changed = cron != old_cron || old_tz.as_deref() != Some(timezone);
@@ -310,7 +339,10 @@ impl Store {
     /// providers (nothing to run).
     pub async fn create_manual_run(&self, ws: &WorkspaceId, now: Millis) -> Result<Run, Error> {
         let mut tx = self.db.begin().await?;
-        let (providers, _) = locked_providers(&mut tx, ws).await?;
+        let (providers, deleted) = locked_providers(&mut tx, ws).await?;
+        if deleted {
+            return Err(Error::NotFound);
+        }
         if providers.is_empty() {
             return Err(Error::Conflict(
                 "The workspace has no providers enabled: there is nothing to run.".into(),
@@ -403,6 +435,21 @@ impl Store {
         lease_ms: Millis,
         now: Millis,
     ) -> Result<Option<Run>, Error> {
+        // An empty queue (the usual answer to a polling worker) is found on
+        // a reader, without a write transaction.
+        let work = self
+            .db
+            .fetch_optional(
+                "SELECT 1 FROM runs WHERE status = 'queued' AND scheduled_for <= $1
+                 UNION ALL
+                 SELECT 1 FROM runs WHERE status = 'running' AND lease_expires_at <= $1
+                 LIMIT 1",
+                params![now],
+            )
+            .await?;
+        if work.is_none() {
+            return Ok(None);
+        }
         let mut tx = self.db.begin().await?;
         take_back_lapsed(&mut tx, now).await?;
         // PostgreSQL: SKIP LOCKED lets concurrent claims on other replicas
@@ -447,14 +494,13 @@ impl Store {
         &self,
         id: &str,
         worker: &TokenId,
+        attempt: Option<i64>,
         lease_ms: Millis,
         now: Millis,
     ) -> Result<Run, Error> {
         let mut tx = self.db.begin().await?;
         let mut run = locked_run(&mut tx, id).await?;
-        if run.status != RunStatus::Running || run.worker.as_ref() != Some(worker) {
-            return Err(not_held(&run, worker));
-        }
+        check_held(&run, worker, attempt)?;
         run.lease_expires_at = Some(now + lease_ms);
         run.version += 1;
         tx.execute(
@@ -473,20 +519,20 @@ impl Store {
         &self,
         id: &str,
         worker: &TokenId,
+        attempt: Option<i64>,
         outcome: Result<String, (String, bool)>,
         now: Millis,
     ) -> Result<Run, Error> {
         let mut tx = self.db.begin().await?;
         let mut run = locked_run(&mut tx, id).await?;
-        if run.status != RunStatus::Running || run.worker.as_ref() != Some(worker) {
-            return Err(not_held(&run, worker));
-        }
+        check_held(&run, worker, attempt)?;
         run.lease_expires_at = None;
         run.version += 1;
         match outcome {
             Ok(result) => {
                 run.status = RunStatus::Succeeded;
                 run.result = Some(result);
+                run.error = None;
                 run.finished_at = Some(now);
             }
             Err((error, retry)) => {

@@ -125,6 +125,18 @@ async fn setting_a_schedule_queues_a_run_at_once() {
     assert_eq!(r.body["schedule"]["cron"], Value::Null);
     assert_eq!(r.body["schedule"]["next_run_at"], Value::Null);
     assert_eq!(r.body["schedule"]["last_run_at"], run.body["created_at"]);
+    assert_eq!(
+        r.body["schedule"]["timezone"], "Europe/Paris",
+        "the zone stays"
+    );
+    // Set again without a zone: still Paris (09:30 there is 08:30 UTC in winter).
+    let r = put(&app, &path, &ada.token, json!({"cron": "30 9 * * *"})).await;
+    assert_eq!(r.body["schedule"]["timezone"], "Europe/Paris");
+    let next = ms(&r.body["schedule"]["next_run_at"]);
+    assert!(
+        next % (24 * HOUR) == 8 * HOUR + 30 * MINUTE
+            || next % (24 * HOUR) == 7 * HOUR + 30 * MINUTE
+    );
     // If-Match guards the schedule like any versioned resource.
     app.call_with(
         "PUT",
@@ -390,6 +402,45 @@ async fn workers_claim_heartbeat_complete_and_fail_runs() {
     app.call("POST", "/v1/runs/claim", Some(&w2), None)
         .await
         .assert(204);
+
+    // Workers sharing a token: naming the attempt they claimed fences off a
+    // stale one; a success clears the error of an earlier attempt.
+    let c = app
+        .post(&ws_path(&ws, "runs"), &ada.token, json!({}))
+        .await
+        .body["id"]
+        .clone();
+    let run_c = |verb: &str| format!("/v1/runs/{}/{verb}", c.as_str().unwrap());
+    app.call("POST", "/v1/runs/claim", Some(&w1), None)
+        .await
+        .assert(200);
+    app.post(
+        &run_c("fail"),
+        &w1,
+        json!({"error": "flaky", "retry": true, "attempt": 1}),
+    )
+    .await
+    .assert(200);
+    let again = app.call("POST", "/v1/runs/claim", Some(&w1), None).await;
+    assert_eq!(again.body["attempt"], 2);
+    let stale = app
+        .post(&run_c("complete"), &w1, json!({"result": {}, "attempt": 1}))
+        .await;
+    stale.assert_problem(409, "conflict");
+    assert!(stale.body["detail"].as_str().unwrap().contains("attempt 2"));
+    app.post(&run_c("heartbeat"), &w1, json!({"attempt": 1}))
+        .await
+        .assert_problem(409, "conflict");
+    let ok = app
+        .post(
+            &run_c("complete"),
+            &w1,
+            json!({"result": {"ok": true}, "attempt": 2}),
+        )
+        .await;
+    ok.assert(200);
+    assert_eq!(ok.body["status"], "succeeded");
+    assert_eq!(ok.body["error"], Value::Null);
     app.call("POST", "/v1/runs/run_nope/heartbeat", Some(&w1), None)
         .await
         .assert_problem(404, "not_found");

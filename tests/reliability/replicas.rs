@@ -295,7 +295,10 @@ async fn two_schedulers_queue_one_run_per_tick_and_two_processes_never_share_a_r
             .count()
     };
     // Three ticks come due; both schedulers look every second; each tick
-    // queues exactly one run.
+    // queues exactly one run. A smoke test of the two processes together:
+    // the schedulers rarely read the same tick at the same moment, so the
+    // compare-and-set itself is raced in tests/api/runs.rs (eight sweeps at
+    // once on one database).
     for tick in 1..=3 {
         let due = chrono::Utc::now().timestamp_millis() - 60_000;
         make_due(&r.db, &ws, due).await;
