@@ -10,6 +10,7 @@ mod authorization;
 mod bad_input;
 mod bridges;
 mod codebases;
+mod events;
 mod invitations;
 mod join_codes;
 mod logos;
