@@ -95,6 +95,7 @@ pub fn spawn_jobs(state: &AppState, stop: CancellationToken) -> Vec<tokio::task:
     vec![
         tokio::spawn(crate::jobs::purge::run(state.clone(), stop.clone())),
         tokio::spawn(crate::jobs::scheduler::run(state.clone(), stop.clone())),
+        tokio::spawn(crate::jobs::webhooks::run(state.clone(), stop.clone())),
         tokio::spawn(crate::jobs::counters::run(state.clone(), stop)),
     ]
 }

@@ -37,6 +37,7 @@ pub struct Config {
     pub metrics_public: bool,
     pub sqlite: SqliteConfig,
     pub scheduler: SchedulerConfig,
+    pub webhooks: WebhooksConfig,
     pub rate_limits: RateLimits,
     pub policy: Policy,
     /// AI providers a workspace may choose from.
@@ -103,6 +104,15 @@ impl Default for SqliteConfig {
             synchronous: Synchronous::Normal,
         }
     }
+}
+
+/// `[webhooks]` (SPEC §9).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Let endpoints point at private, loopback and link-local addresses
+    /// (tests, or a trusted private network).
+    pub allow_private_urls: bool,
 }
 
 /// `[scheduler]`: the cron schedules of SPEC §8.
@@ -219,6 +229,7 @@ impl Default for Config {
             metrics_public: false,
             sqlite: SqliteConfig::default(),
             scheduler: SchedulerConfig::default(),
+            webhooks: WebhooksConfig::default(),
             rate_limits: RateLimits::default(),
             policy: Policy::default(),
             providers: crate::domain::providers::DEFAULT
@@ -316,6 +327,10 @@ impl Config {
         if let Some(v) = get("WORKSPACED_SCHEDULER_TICK_SECONDS") {
             self.scheduler.tick_seconds =
                 number("WORKSPACED_SCHEDULER_TICK_SECONDS", v)?.max(1) as u64;
+        }
+        if let Some(v) = get("WORKSPACED_WEBHOOKS_ALLOW_PRIVATE_URLS") {
+            self.webhooks.allow_private_urls =
+                boolean("WORKSPACED_WEBHOOKS_ALLOW_PRIVATE_URLS", v)?;
         }
         if let Some(v) = get("WORKSPACED_METRICS_PUBLIC") {
             self.metrics_public = boolean("WORKSPACED_METRICS_PUBLIC", v)?;

@@ -77,9 +77,10 @@ pub async fn with_request<F: std::future::Future>(request_id: String, fut: F) ->
     ORIGIN.scope(RefCell::new(origin), fut).await
 }
 
-/// Names the actor of the current request (no effect outside one).
-pub fn set_actor(actor: Actor) {
-    let _ = ORIGIN.try_with(|o| o.borrow_mut().actor = actor);
+/// Names the actor of the current request (no effect outside one, nor in
+/// a read, which the HTTP layer runs without an origin scope).
+pub fn set_actor(actor: impl FnOnce() -> Actor) {
+    let _ = ORIGIN.try_with(|o| o.borrow_mut().actor = actor());
 }
 
 /// The current request's origin; the system outside a request.
@@ -242,7 +243,7 @@ mod tests {
     async fn the_origin_is_the_request_s_and_the_system_outside_one() {
         assert_eq!(origin().actor, Actor::SYSTEM);
         let inside = with_request("req-1".into(), async {
-            set_actor(Actor {
+            set_actor(|| Actor {
                 kind: ActorKind::User,
                 id: Some("usr_1".into()),
             });

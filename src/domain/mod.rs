@@ -21,6 +21,7 @@ pub mod settings;
 pub mod slug;
 pub mod time;
 pub mod validation;
+pub mod webhook;
 pub mod workspace;
 
 pub use error::Error;

@@ -66,6 +66,15 @@ static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
+/// Whether a request of this method may change something, and so record
+/// events: reads skip the origin scope (two allocations a request).
+pub fn records_events(method: &axum::http::Method) -> bool {
+    !matches!(
+        *method,
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    )
+}
+
 /// Request id, rate-limit headers, and one structured log line per request;
 /// runs the request under the `Idempotency-Key` rules (`idempotency.rs`).
 /// Logs carry the route template, never query strings or headers (tokens).
@@ -99,7 +108,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
             let resp = if let Some(field) = field {
                 crate::http::error::ApiError::param(field, "must not contain NUL (%00)")
                     .into_response()
-            } else {
+            } else if records_events(req.method()) {
                 // The events this request records carry its id and actor.
                 let id = request_id.to_str().unwrap_or_default().to_owned();
                 crate::domain::event::with_request(
@@ -107,6 +116,8 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
                     super::idempotency::idempotency(&state, req, next),
                 )
                 .await
+            } else {
+                super::idempotency::idempotency(&state, req, next).await
             };
             let rate = CTX.with(|c| c.rate.borrow().map(|(r, _)| r));
             (resp, rate)

@@ -123,7 +123,7 @@ fn configured_admin(state: &AppState, hash: &str) -> Option<Caller> {
 /// Names the caller as the actor of the events this request records.
 fn name_actor(caller: &Caller) {
     use crate::domain::event::{set_actor, Actor, ActorKind};
-    set_actor(match &caller.user {
+    set_actor(|| match &caller.user {
         Some(u) => Actor {
             kind: ActorKind::User,
             id: Some(u.to_string()),

@@ -25,6 +25,7 @@ pub mod response;
 pub mod runs;
 pub mod server;
 pub mod settings;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(bridges::routes())
         .merge(runs::routes())
         .merge(events::routes())
+        .merge(webhooks::routes())
         .merge(logos::routes())
         .merge(admin::routes())
         .split_for_parts();

@@ -55,13 +55,15 @@ fn event_from(mut r: Row) -> Result<Event, Error> {
 /// The organization, when not given, is the workspace's.
 pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
     let o = origin();
+    let (id, now) = (EventId::new(), now_ms());
+    let ws = event.workspace_id.clone();
     tx.execute(
         "INSERT INTO events (id, workspace_id, organization_id, type, actor_type, actor_id,
              target_type, target_id, changes, request_id, created_at)
          VALUES ($1, $2, COALESCE($3, (SELECT organization_id FROM workspaces WHERE id = $2)),
              $4, $5, $6, $7, $8, $9, $10, $11)",
         params![
-            EventId::new(),
+            &id,
             event.workspace_id.map(String::from),
             event.organization_id.map(String::from),
             event.kind,
@@ -71,11 +73,27 @@ pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
             event.target_id,
             Value::Object(event.changes.into_map()).to_string(),
             o.request_id,
-            now_ms()
+            now
         ],
     )
     .await?;
+    // The workspace's webhooks that want it: queued in this transaction.
+    if let Some(ws) = ws {
+        super::webhooks::enqueue_deliveries(tx, &ws, &id, event.kind, now).await?;
+    }
     Ok(())
+}
+
+/// One event, read in `tx` (for a delivery's payload).
+pub(crate) async fn event_by_id(tx: &mut Tx, id: &str) -> Result<Event, Error> {
+    let row = tx
+        .fetch_optional(
+            &format!("SELECT {COLS} FROM events WHERE id = $1"),
+            params![id],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    event_from(row)
 }
 
 impl Store {

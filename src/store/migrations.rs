@@ -45,6 +45,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0010_events.sql",
         include_str!("../../migrations/sqlite/0010_events.sql"),
     ),
+    (
+        "0011_webhooks.sql",
+        include_str!("../../migrations/sqlite/0011_webhooks.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

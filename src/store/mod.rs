@@ -23,6 +23,7 @@ pub mod runs;
 pub mod seed;
 pub mod settings;
 pub mod sqlite;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::path::Path;

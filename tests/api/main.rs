@@ -26,5 +26,6 @@ mod runs;
 mod seed;
 mod settings;
 mod tenancy;
+mod webhooks;
 mod workspaces;
 mod writer;
