@@ -16,6 +16,8 @@ CREATE TABLE webhooks (
     secret        BYTEA NOT NULL,
     -- Failed attempts in a row; the endpoint is disabled at the limit.
     failures      BIGINT NOT NULL DEFAULT 0,
+    -- When the current run of failures began (NULL while none).
+    failing_since BIGINT,
     disabled_reason TEXT,
     created_at    BIGINT NOT NULL,
     updated_at    BIGINT NOT NULL,

@@ -16,6 +16,8 @@ CREATE TABLE webhooks (
     secret        BLOB NOT NULL,
     -- Failed attempts in a row; the endpoint is disabled at the limit.
     failures      INTEGER NOT NULL DEFAULT 0,
+    -- When the current run of failures began (NULL while none).
+    failing_since INTEGER,
     disabled_reason TEXT,
     created_at    INTEGER NOT NULL,
     updated_at    INTEGER NOT NULL,

@@ -109,6 +109,21 @@ impl Changes {
         self
     }
 
+    /// Adds `field` even when the two sides read the same (a secret
+    /// replaced: both sides are shown redacted).
+    pub fn always(
+        mut self,
+        field: &str,
+        before: impl Into<Value>,
+        after: impl Into<Value>,
+    ) -> Self {
+        self.0.insert(
+            field.to_owned(),
+            Value::Array(vec![before.into(), after.into()]),
+        );
+        self
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -128,6 +143,9 @@ pub struct NewEvent {
     pub target_type: &'static str,
     pub target_id: String,
     pub changes: Changes,
+    /// Made by the system even inside a request (a claim taking back
+    /// another worker's lapsed lease).
+    pub by_system: bool,
 }
 
 impl NewEvent {
@@ -145,6 +163,7 @@ impl NewEvent {
             target_type,
             target_id: target_id.into(),
             changes: Changes::new(),
+            by_system: false,
         }
     }
 
@@ -162,7 +181,13 @@ impl NewEvent {
             target_type,
             target_id: target_id.into(),
             changes: Changes::new(),
+            by_system: false,
         }
+    }
+
+    pub fn by_system(mut self) -> Self {
+        self.by_system = true;
+        self
     }
 
     pub fn with_changes(mut self, changes: Changes) -> Self {
@@ -214,6 +239,9 @@ pub const TYPES: &[&str] = &[
     "bridge.created",
     "bridge.updated",
     "bridge.deleted",
+    "webhook.created",
+    "webhook.updated",
+    "webhook.deleted",
     "organization.created",
     "organization.updated",
     "organization.deleted",

@@ -19,8 +19,11 @@ use super::validation::FieldError;
 /// Deliveries are retried for this long after the event, then fail.
 pub const RETRY_FOR: Millis = DAY;
 
-/// An endpoint is disabled after this many failed attempts in a row.
+/// An endpoint is disabled after this many failed attempts in a row,
+/// spread over at least [`DISABLE_AFTER`] (a short outage during a burst of
+/// events is not a sustained failure).
 pub const DISABLE_AFTER_FAILURES: i64 = 10;
+pub const DISABLE_AFTER: Millis = HOUR;
 
 /// The waits between attempts: exponential, from 5 seconds to 8 hours
 /// (then every 8 hours, until [`RETRY_FOR`] has passed).
@@ -58,9 +61,11 @@ pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &str) -> String {
 }
 
 /// An endpoint URL: `http` or `https`, at most 2,000 characters, with a
-/// host; unless `allow_private`, not a loopback, private, link-local or
-/// otherwise local address (nor `localhost`). Names are checked again,
-/// resolved, when a delivery is sent.
+/// host and no credentials; unless `allow_private`, not a loopback,
+/// private, link-local or otherwise local address (nor `localhost`). The
+/// host is read as the WHATWG URL standard reads it (so `http://2130706433/`
+/// and `http://0x7f.1/` are 127.0.0.1). Names are checked again, resolved,
+/// when a delivery is sent.
 pub fn url(raw: &str, allow_private: bool) -> Result<String, FieldError> {
     let bad = |msg: &str| FieldError::new("url", "invalid", msg);
     let s = raw.trim();
@@ -71,48 +76,40 @@ pub fn url(raw: &str, allow_private: bool) -> Result<String, FieldError> {
             "must be at most 2000 characters",
         ));
     }
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"))
-        .ok_or_else(|| bad("must be an http:// or https:// URL"))?;
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.contains('@') {
+    let parsed = url::Url::parse(s).map_err(|_| bad("must be an http:// or https:// URL"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(bad("must be an http:// or https:// URL"));
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(bad("must not carry credentials"));
     }
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or(""),
-        None => authority.rsplit_once(':').map_or(authority, |(h, _)| h),
-    };
-    if host.is_empty()
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:".contains(&b))
-    {
-        return Err(bad("must name a host"));
-    }
-    if !allow_private && is_local_host(host) {
+    let host = parsed.host().ok_or_else(|| bad("must name a host"))?;
+    if !allow_private && is_local_host(&host) {
         return Err(FieldError::new(
             "url",
             "private_address",
             "must not point at a private, loopback or link-local address",
         ));
     }
-    if s.chars().any(char::is_whitespace) {
-        return Err(bad("must not contain spaces"));
-    }
-    Ok(s.to_owned())
+    Ok(parsed.to_string())
 }
 
-fn is_local_host(host: &str) -> bool {
-    let lower = host.to_ascii_lowercase();
-    if lower == "localhost" || lower.ends_with(".localhost") || lower.ends_with(".local") {
-        return true;
+/// `localhost` and `.local` names, and private addresses.
+pub fn is_local_host(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            d.is_empty() || d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local")
+        }
+        url::Host::Ipv4(ip) => is_private_ip(IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => is_private_ip(IpAddr::V6(*ip)),
     }
-    host.parse::<IpAddr>().is_ok_and(is_private_ip)
 }
 
 /// Loopback, private (RFC 1918, unique local), link-local, unspecified,
-/// CGNAT, broadcast and documentation ranges, and IPv4 mapped into IPv6.
+/// CGNAT, benchmarking, multicast, reserved, broadcast and documentation
+/// ranges; IPv6 forms that carry an IPv4 address (mapped, compatible,
+/// NAT64, 6to4) are judged by that address.
 pub fn is_private_ip(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
@@ -123,18 +120,35 @@ pub fn is_private_ip(ip: IpAddr) -> bool {
                 || v4.is_unspecified()
                 || v4.is_broadcast()
                 || v4.is_documentation()
+                || v4.is_multicast()
                 || o[0] == 0
+                || o[0] >= 240
                 || (o[0] == 100 && (64..128).contains(&o[1]))
+                || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
         }
         IpAddr::V6(v6) => {
+            let seg = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                std::net::Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8)
+            };
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_private_ip(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // unique local
-                || (first & 0xffc0) == 0xfe80 // link-local
+            if seg[..6] == [0; 6] {
+                // ::/96, IPv4-compatible (and :: and ::1).
+                return true;
+            }
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return is_private_ip(IpAddr::V4(embedded(seg[6], seg[7])));
+            }
+            if seg[0] == 0x2002 {
+                return is_private_ip(IpAddr::V4(embedded(seg[1], seg[2])));
+            }
+            v6.is_multicast()
+                || (seg[0] & 0xfe00) == 0xfc00 // unique local
+                || (seg[0] & 0xffc0) == 0xfe80 // link-local
+                || (seg[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         }
     }
 }
@@ -150,11 +164,13 @@ pub fn events(raw: &[String]) -> Result<Vec<String>, FieldError> {
         ));
     }
     let mut out = Vec::new();
+    // Organization events belong to no workspace: no endpoint receives them.
+    let types = || TYPES.iter().filter(|t| !t.starts_with("organization."));
     for e in raw {
         let known = e == "*"
-            || TYPES.contains(&e.as_str())
+            || types().any(|t| t == e)
             || e.strip_suffix(".*")
-                .is_some_and(|r| TYPES.iter().any(|t| t.split('.').next() == Some(r)));
+                .is_some_and(|r| types().any(|t| t.split('.').next() == Some(r)));
         if !known {
             return Err(FieldError::new(
                 "events",
@@ -205,6 +221,14 @@ mod tests {
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
             "http://0.0.0.0/",
+            "http://2130706433/",
+            "http://0x7f.1/",
+            "http://127.1/",
+            "http://localhost./",
+            "http://[::]/",
+            "http://[64:ff9b::a00:1]/",
+            "http://224.0.0.1/",
+            "http://198.18.0.1/",
         ] {
             assert_eq!(url(u, false).unwrap_err().code, "private_address", "{u}");
             assert!(url(u, true).is_ok(), "{u}");
@@ -229,6 +253,8 @@ mod tests {
         assert!(wants(&["*".into()], "run.failed"));
         assert!(events(&["member.exploded".into()]).is_err());
         assert!(events(&["nothing.*".into()]).is_err());
+        assert!(events(&["organization.*".into()]).is_err());
+        assert!(events(&["webhook.created".into()]).is_ok());
         assert!(events(&[]).is_err());
     }
 

@@ -5,14 +5,14 @@
 //! an attempt twice, with the same `webhook-id`: Standard Webhooks asks
 //! receivers to deduplicate on it).
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::domain::time::{now_ms, Millis};
-use crate::domain::webhook::{is_private_ip, sign};
+use crate::domain::webhook::{is_local_host, is_private_ip, sign};
 use crate::http::events::EventResponse;
 use crate::store::webhooks::{AttemptOutcome, DueDelivery};
 
@@ -28,7 +28,10 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new() -> Result<Sender, String> {
+    /// A sender; unless `allow_private`, its resolver drops private,
+    /// loopback and link-local addresses, so the address checked is the
+    /// address connected to (no window for DNS rebinding).
+    pub fn new(allow_private: bool) -> Result<Sender, String> {
         // rustls with the ring provider (reqwest leaves the choice to us).
         // rustls now steers towards aws-lc-rs for post-quantum key
         // exchange; ring builds with no C toolchain beyond cc, and classic
@@ -36,10 +39,15 @@ impl Sender {
         #[allow(deprecated)]
         let provider = rustls::crypto::ring::default_provider();
         let _ = provider.install_default();
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("workspaced-webhooks/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .user_agent(concat!("workspaced-webhooks/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            builder = builder.dns_resolver(PublicOnly);
+        }
+        let client = builder
             .build()
             .map_err(|e| format!("webhook client: {e}"))?;
         Ok(Sender { client })
@@ -55,16 +63,23 @@ impl Sender {
         let due = state.store.take_due_deliveries(now, BATCH).await?;
         let sends = due.iter().map(|d| self.attempt(state, d, now));
         let outcomes = futures_util::future::join_all(sends).await;
+        // Each recorded on its own: one failing write does not send the
+        // others again.
         for (d, outcome) in due.iter().zip(&outcomes) {
-            state.store.finish_delivery(d, outcome).await?;
+            if let Err(e) = state.store.finish_delivery(d, outcome).await {
+                tracing::warn!(error = %e, delivery = %d.id, "could not record a webhook attempt");
+            }
         }
         Ok(due.len())
     }
 
-    /// One attempt, recorded as made at `at` (the batch's time).
     async fn attempt(&self, state: &AppState, d: &DueDelivery, at: Millis) -> AttemptOutcome {
         let started = Instant::now();
-        let result = self.send(state, d, at).await;
+        // Well inside the one-minute lease, name resolution included.
+        let result = match tokio::time::timeout(2 * TIMEOUT, self.send(state, d, at)).await {
+            Ok(r) => r,
+            Err(_) => Err("timed out".to_owned()),
+        };
         let duration_ms = started.elapsed().as_millis() as i64;
         match result {
             Ok(code) => AttemptOutcome {
@@ -90,7 +105,7 @@ impl Sender {
             .map_err(|e| e.to_string())?;
         let secret = String::from_utf8(secret).map_err(|_| "the secret is not text".to_owned())?;
         if !state.config.webhooks.allow_private_urls {
-            refuse_private(&d.url).await?;
+            refuse_private_literal(&d.url)?;
         }
         let body = serde_json::json!({
             "type": d.event.kind,
@@ -123,29 +138,39 @@ impl Sender {
     }
 }
 
-/// Resolves the URL's host and refuses private, loopback and link-local
-/// addresses (the check at creation saw only the name).
-async fn refuse_private(url: &str) -> Result<(), String> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| "the URL does not parse".to_owned())?;
-    let host = parsed.host_str().ok_or("the URL has no host")?;
-    let port = parsed.port_or_known_default().unwrap_or(443);
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let addrs: Vec<IpAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|_| "the host name does not resolve".to_owned())?
-            .map(|a| a.ip())
-            .collect(),
-    };
-    if addrs.iter().any(|ip| is_private_ip(*ip)) {
-        return Err("refused: the host resolves to a private address".into());
+/// A URL whose host is an address (no name to resolve) is checked here;
+/// names go through [`PublicOnly`].
+fn refuse_private_literal(url: &str) -> Result<(), String> {
+    let parsed = url::Url::parse(url).map_err(|_| "the URL does not parse".to_owned())?;
+    let host = parsed.host().ok_or("the URL has no host")?;
+    if is_local_host(&host) {
+        return Err("refused: the URL points at a private address".into());
     }
     Ok(())
 }
 
+/// The system resolver, minus private, loopback and link-local addresses:
+/// a name with only such addresses does not resolve.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_private_ip(a.ip()))
+                .collect();
+            if addrs.is_empty() {
+                return Err("refused: the host resolves only to private addresses".into());
+            }
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 pub async fn run(state: AppState, stop: CancellationToken) {
-    let sender = match Sender::new() {
+    let sender = match Sender::new(state.config.webhooks.allow_private_urls) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "webhook deliveries are off");
@@ -167,5 +192,38 @@ pub async fn run(state: AppState, stop: CancellationToken) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use reqwest::dns::Resolve;
+
+    use super::*;
+
+    #[test]
+    fn literal_private_addresses_are_refused_at_send_time() {
+        for u in [
+            "http://127.0.0.1:9/x",
+            "http://[::1]/",
+            "http://2130706433/",
+            "http://10.0.0.1/",
+        ] {
+            assert!(refuse_private_literal(u).is_err(), "{u}");
+        }
+        assert!(refuse_private_literal("https://hooks.example.com/x").is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_resolving_only_to_private_addresses_do_not_resolve() {
+        let name = reqwest::dns::Name::from_str("localhost").unwrap();
+        let err = PublicOnly
+            .resolve(name)
+            .await
+            .err()
+            .expect("localhost refused");
+        assert!(err.to_string().contains("private"), "{err}");
     }
 }

@@ -180,6 +180,13 @@ impl Store {
             )
             .field("enabled", before.enabled, b.enabled)
             .field("has_credentials", before.has_credentials, b.has_credentials);
+        // A replaced secret shows as replaced, never as itself.
+        let changes = match &patch.credentials {
+            Some(Some(_)) if before.has_credentials => {
+                changes.always("credentials", "[redacted]", "[replaced]")
+            }
+            _ => changes,
+        };
         let event = NewEvent::in_workspace("bridge.updated", ws, "bridge", b.id.as_str())
             .with_changes(changes);
         record(&mut tx, event).await?;

@@ -54,7 +54,18 @@ fn event_from(mut r: Row) -> Result<Event, Error> {
 /// Records `event` in `tx`, as the current request's actor (or the system).
 /// The organization, when not given, is the workspace's.
 pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
-    let o = origin();
+    // An update that changed nothing is not an event.
+    if event.kind.ends_with(".updated") && event.changes.is_empty() {
+        return Ok(());
+    }
+    let o = if event.by_system {
+        crate::domain::event::Origin {
+            actor: crate::domain::event::Actor::SYSTEM,
+            request_id: None,
+        }
+    } else {
+        origin()
+    };
     let (id, now) = (EventId::new(), now_ms());
     let ws = event.workspace_id.clone();
     tx.execute(

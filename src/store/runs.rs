@@ -174,6 +174,20 @@ async fn run_event(
     record(tx, event).await
 }
 
+/// Records a change the system made (a lapsed lease), whoever's request
+/// noticed it.
+async fn system_run_event(
+    tx: &mut Tx,
+    kind: &'static str,
+    run: &Run,
+    changes: Changes,
+) -> Result<(), Error> {
+    let event = NewEvent::in_workspace(kind, &run.workspace_id, "run", run.id.as_str())
+        .with_changes(changes)
+        .by_system();
+    record(tx, event).await
+}
+
 /// Leases that lapsed by `now`: back to the queue, or failed on the last
 /// attempt, each with its event. Returns how many runs moved.
 async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
@@ -198,7 +212,7 @@ async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
             )
             .await?;
             let changes = changes.field("status", "running", "queued");
-            run_event(tx, "run.queued", &run, changes).await?;
+            system_run_event(tx, "run.queued", &run, changes).await?;
         } else {
             tx.execute(
                 "UPDATE runs SET status = 'failed', finished_at = $2, lease_expires_at = NULL,
@@ -208,7 +222,7 @@ async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
             )
             .await?;
             let changes = changes.field("status", "running", "failed");
-            run_event(tx, "run.failed", &run, changes).await?;
+            system_run_event(tx, "run.failed", &run, changes).await?;
         }
     }
     Ok(lapsed.len())

@@ -7,13 +7,15 @@
 use serde_json::Value as Json;
 
 use super::db::{Row, Tx};
+use super::events::record;
 use super::events::Event;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{EventId, WebhookId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::time::{Millis, MINUTE};
-use crate::domain::webhook::{backoff, DISABLE_AFTER_FAILURES, RETRY_FOR};
+use crate::domain::webhook::{backoff, DISABLE_AFTER, DISABLE_AFTER_FAILURES, RETRY_FOR};
 use crate::domain::Error;
 use crate::params;
 
@@ -204,6 +206,13 @@ impl Store {
             ],
         )
         .await?;
+        let changes = Changes::new()
+            .field("url", Json::Null, new.url.as_str())
+            .field("events", Json::Null, new.events.clone())
+            .field("enabled", Json::Null, new.enabled);
+        let event = NewEvent::in_workspace("webhook.created", ws, "webhook", new.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(Webhook {
             id: new.id,
@@ -283,6 +292,7 @@ impl Store {
         tx.execute(
             "UPDATE webhooks SET url = $2, events = $3, enabled = $4, updated_at = $5, version = $6,
                  failures = CASE WHEN $7 = 1 THEN 0 ELSE failures END,
+                 failing_since = CASE WHEN $7 = 1 THEN NULL ELSE failing_since END,
                  disabled_reason = CASE WHEN $7 = 1 THEN NULL ELSE disabled_reason END
              WHERE id = $1",
             params![
@@ -296,6 +306,13 @@ impl Store {
             ],
         )
         .await?;
+        let changes = Changes::new()
+            .field("url", before.0.as_str(), w.url.as_str())
+            .field("events", before.1.clone(), w.events.clone())
+            .field("enabled", before.2, w.enabled);
+        let event = NewEvent::in_workspace("webhook.updated", ws, "webhook", w.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(w)
     }
@@ -313,6 +330,10 @@ impl Store {
         }
         tx.execute("DELETE FROM webhooks WHERE id = $1", params![&w.id])
             .await?;
+        let changes = Changes::new().field("url", w.url.as_str(), Json::Null);
+        let event = NewEvent::in_workspace("webhook.deleted", ws, "webhook", w.id.as_str())
+            .with_changes(changes);
+        record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -348,10 +369,13 @@ impl Store {
         now: Millis,
         limit: i64,
     ) -> Result<Vec<DueDelivery>, Error> {
+        // Read first: an idle tick (or one where only disabled endpoints
+        // wait) opens no write transaction.
         let any = self
             .db
             .fetch_optional(
-                "SELECT 1 FROM webhook_deliveries WHERE status = 'pending' AND next_attempt_at <= $1 LIMIT 1",
+                "SELECT 1 FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
+                 WHERE d.status = 'pending' AND d.next_attempt_at <= $1 AND w.enabled = 1 LIMIT 1",
                 params![now],
             )
             .await?;
@@ -359,6 +383,14 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut tx = self.db.begin().await?;
+        // Past their 24 hours (e.g. waiting while the endpoint was
+        // disabled): failed without another attempt.
+        tx.execute(
+            "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL
+             WHERE status = 'pending' AND next_attempt_at <= $1 AND created_at < $2",
+            params![now, now - RETRY_FOR],
+        )
+        .await?;
         let lock = match tx.backend() {
             super::db::Backend::Postgres => " FOR UPDATE OF d SKIP LOCKED",
             super::db::Backend::Sqlite => "",
@@ -402,19 +434,35 @@ impl Store {
         outcome: &AttemptOutcome,
     ) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
+        // The endpoint row first, as deleting it (then its deliveries by
+        // cascade) locks them: one order, no deadlock.
+        let hook = tx
+            .fetch_optional(
+                &format!(
+                    "SELECT enabled, failures, failing_since, workspace_id, version FROM webhooks WHERE id = $1{}",
+                    tx.for_update()
+                ),
+                params![&d.webhook_id],
+            )
+            .await?;
+        let Some(hook) = hook else {
+            return Ok(()); // the endpoint was deleted meanwhile
+        };
         let row = tx
             .fetch_optional(
                 &format!(
-                    "SELECT attempt_log, status FROM webhook_deliveries WHERE id = $1{}",
+                    "SELECT attempt_log, status, attempts FROM webhook_deliveries WHERE id = $1{}",
                     tx.for_update()
                 ),
                 params![&d.id],
             )
             .await?;
+        // Still ours: pending, and no other sender counted an attempt since
+        // this one was taken (its lease could have ended meanwhile).
         let Some(row) = row else {
-            return Ok(()); // the endpoint was deleted meanwhile
+            return Ok(());
         };
-        if row.str(1)? != "pending" {
+        if row.str(1)? != "pending" || row.int(2)? != d.attempts {
             return Ok(());
         }
         let mut log: Vec<Json> = serde_json::from_str(row.str(0)?).unwrap_or_default();
@@ -445,22 +493,42 @@ impl Store {
             ],
         )
         .await?;
+        let (enabled, failures, since) = (hook.bool(0)?, hook.int(1)?, hook.opt_int(2)?);
         if outcome.succeeded() {
-            tx.execute(
-                "UPDATE webhooks SET failures = 0 WHERE id = $1 AND failures <> 0",
-                params![&d.webhook_id],
-            )
-            .await?;
+            if failures != 0 {
+                tx.execute(
+                    "UPDATE webhooks SET failures = 0, failing_since = NULL WHERE id = $1",
+                    params![&d.webhook_id],
+                )
+                .await?;
+            }
         } else {
+            let since = since.unwrap_or(outcome.at);
+            let disable = enabled
+                && failures + 1 >= DISABLE_AFTER_FAILURES
+                && outcome.at - since >= DISABLE_AFTER;
             tx.execute(
-                "UPDATE webhooks SET failures = failures + 1,
-                     enabled = CASE WHEN failures + 1 >= $2 THEN 0 ELSE enabled END,
-                     disabled_reason = CASE WHEN failures + 1 >= $2
-                         THEN 'disabled after repeated failed deliveries' ELSE disabled_reason END
+                "UPDATE webhooks SET failures = failures + 1, failing_since = $2,
+                     enabled = CASE WHEN $3 = 1 THEN 0 ELSE enabled END,
+                     disabled_reason = CASE WHEN $3 = 1
+                         THEN 'disabled after repeated failed deliveries' ELSE disabled_reason END,
+                     version = CASE WHEN $3 = 1 THEN version + 1 ELSE version END
                  WHERE id = $1",
-                params![&d.webhook_id, DISABLE_AFTER_FAILURES],
+                params![&d.webhook_id, since, disable],
             )
             .await?;
+            if disable {
+                let ws = WorkspaceId::from_db(hook.text(3)?);
+                let event = NewEvent::in_workspace(
+                    "webhook.updated",
+                    &ws,
+                    "webhook",
+                    d.webhook_id.as_str(),
+                )
+                .with_changes(Changes::new().field("enabled", true, false))
+                .by_system();
+                record(&mut tx, event).await?;
+            }
         }
         tx.commit().await?;
         Ok(())

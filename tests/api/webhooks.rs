@@ -89,6 +89,11 @@ async fn admins_manage_endpoints_and_see_the_secret_once() {
             "private_address",
         ),
         (
+            json!({"url": "http://2130706433/x", "events": ["*"]}),
+            "url",
+            "private_address",
+        ),
+        (
             json!({"url": "ftp://example.com/", "events": ["*"]}),
             "url",
             "invalid",
@@ -128,6 +133,19 @@ async fn admins_manage_endpoints_and_see_the_secret_once() {
     app.get(&item, &ada.token)
         .await
         .assert_problem(404, "not_found");
+    // Endpoint changes are audited (never the secret).
+    let log = app.get(&ws_path(&ws, "events"), &ada.token).await;
+    let kinds: Vec<&str> = log.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds[..3],
+        ["webhook.deleted", "webhook.updated", "webhook.created"]
+    );
+    assert!(!log.text.contains("whsec_"));
     // Another workspace's endpoint is not found through this one.
     let bob = app.signup("Bob").await;
     let other = app.workspace(&bob, "Other").await;
@@ -182,7 +200,7 @@ async fn subscribed_events_are_delivered_signed() {
     .await
     .assert(200);
 
-    let sender = Sender::new().unwrap();
+    let sender = Sender::new(true).unwrap();
     assert_eq!(sender.deliver_due(&app.state, now_ms()).await.unwrap(), 1);
     let (headers, body) = seen.lock().unwrap()[0].clone();
     let id = headers["webhook-id"].to_str().unwrap();
@@ -209,6 +227,13 @@ async fn subscribed_events_are_delivered_signed() {
         json!({"type": "user", "id": ada.id})
     );
     assert_eq!(payload["data"]["workspace_id"], ws["id"]);
+    // Events of another workspace never reach this endpoint.
+    let other = app.workspace(&ada, "Elsewhere").await;
+    let carl = app.signup("Carl").await;
+    let add = json!({"email": carl.email, "role": "member"});
+    app.post(&ws_path(&other, "members"), &ada.token, add)
+        .await
+        .assert(201);
     // Nothing more is due: the delivery succeeded.
     assert_eq!(
         sender
@@ -245,7 +270,7 @@ async fn failed_deliveries_back_off_and_disable_the_endpoint() {
         .post(
             &ws_path(&ws, "webhooks"),
             &ada.token,
-            json!({"url": url, "events": ["*"]}),
+            json!({"url": url, "events": ["settings.*"]}),
         )
         .await;
     let hook = created.body["id"].as_str().unwrap().to_owned();
@@ -258,7 +283,7 @@ async fn failed_deliveries_back_off_and_disable_the_endpoint() {
     )
     .await
     .assert(200);
-    let sender = Sender::new().unwrap();
+    let sender = Sender::new(true).unwrap();
     let mut now = now_ms();
     assert_eq!(sender.deliver_due(&app.state, now).await.unwrap(), 1);
     let d = app.get(&format!("{item}/deliveries"), &ada.token).await;
@@ -295,6 +320,17 @@ async fn failed_deliveries_back_off_and_disable_the_endpoint() {
         .as_str()
         .unwrap()
         .contains("failed"));
+    // The service's own change is in the audit log, by the system.
+    let events = format!("{}?type=webhook.updated", ws_path(&ws, "events"));
+    let log = app.get(&events, &ada.token).await;
+    assert_eq!(
+        log.body["data"][0]["actor"],
+        json!({"type": "system", "id": null})
+    );
+    assert_eq!(
+        log.body["data"][0]["changes"],
+        json!({"enabled": [true, false]})
+    );
     // Disabled: nothing is sent.
     assert_eq!(
         sender.deliver_due(&app.state, now + DAY / 2).await.unwrap(),
@@ -321,13 +357,9 @@ async fn failed_deliveries_back_off_and_disable_the_endpoint() {
     .await
     .assert(200);
     let start = now_ms();
-    let mut at = start;
-    loop {
-        let n = sender.deliver_due(&app.state, at).await.unwrap();
-        if n == 0 && at > start + DAY {
-            break;
-        }
-        at += 8 * 3_600 * SECOND;
+    for step in 0..6 {
+        let at = start + step * 8 * 3_600 * SECOND;
+        sender.deliver_due(&app.state, at).await.unwrap();
     }
     let d = app.get(&format!("{item}/deliveries"), &ada.token).await;
     assert_eq!(d.body["data"][0]["event_type"], "settings.updated");
