@@ -48,7 +48,7 @@ impl Store {
             } else if r.int(1)? == 4 && owners.len() <= 1 {
                 blocked.push(ws.to_string());
             } else {
-                leave.push(ws);
+                leave.push((ws, r.int(1)?));
             }
         }
         // Organizations: the sole owner of one that has other members
@@ -87,7 +87,7 @@ impl Store {
             tx.execute("DELETE FROM workspaces WHERE id = $1", params![ws])
                 .await?;
         }
-        for ws in &leave {
+        for (ws, rank) in &leave {
             tx.execute(
                 "DELETE FROM memberships WHERE workspace_id = $1 AND user_id = $2",
                 params![ws, user],
@@ -99,12 +99,18 @@ impl Store {
             )
             .await?;
             let ws = crate::domain::ids::WorkspaceId::from_db(ws.to_string());
+            let role = crate::domain::roles::Role::from_rank(*rank).map(|r| r.as_str());
             let event = crate::domain::event::NewEvent::in_workspace(
                 "member.left",
                 &ws,
                 "member",
                 user.as_str(),
-            );
+            )
+            .with_changes(crate::domain::event::Changes::new().field(
+                "role",
+                role,
+                serde_json::Value::Null,
+            ));
             super::events::record(&mut tx, event).await?;
         }
         tx.execute(

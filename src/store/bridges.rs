@@ -87,17 +87,23 @@ pub(crate) async fn insert_bridge(
     })
 }
 
+/// Records a new bridge (credentials never in an event, only whether
+/// there are any).
+pub(crate) async fn bridge_created(tx: &mut Tx, ws: &WorkspaceId, b: &Bridge) -> Result<(), Error> {
+    let changes = Changes::new()
+        .field("kind", Json::Null, b.kind.as_str())
+        .field("name", Json::Null, b.name.as_str())
+        .field("has_credentials", Json::Null, b.has_credentials);
+    let event =
+        NewEvent::in_workspace("bridge.created", ws, "bridge", b.id.as_str()).with_changes(changes);
+    record(tx, event).await
+}
+
 impl Store {
     pub async fn create_bridge(&self, ws: &WorkspaceId, b: &NewBridge) -> Result<Bridge, Error> {
         let mut tx = self.db.begin().await?;
         let out = insert_bridge(&mut tx, ws, b, now_ms()).await?;
-        // Credentials are never in an event, only whether there are any.
-        let changes = Changes::new()
-            .field("kind", Json::Null, out.kind.as_str())
-            .field("name", Json::Null, out.name.as_str());
-        let event = NewEvent::in_workspace("bridge.created", ws, "bridge", out.id.as_str())
-            .with_changes(changes);
-        record(&mut tx, event).await?;
+        bridge_created(&mut tx, ws, &out).await?;
         tx.commit().await?;
         Ok(out)
     }

@@ -105,12 +105,26 @@ impl Store {
         if member.is_some() {
             return Err(Error::AlreadyMember);
         }
+        // A new invitation to the same address replaces a pending one.
+        let replaced = tx
+            .fetch_all(
+                "SELECT id FROM invitations
+                 WHERE workspace_id = $1 AND email_lower = $2 AND status = 'pending'",
+                params![ws, &email_lower],
+            )
+            .await?;
         tx.execute(
             "UPDATE invitations SET status = 'revoked', updated_at = $3
              WHERE workspace_id = $1 AND email_lower = $2 AND status = 'pending'",
             params![ws, &email_lower, now],
         )
         .await?;
+        for r in &replaced {
+            let changes = Changes::new().field("status", "pending", "revoked");
+            let event = NewEvent::in_workspace("invitation.revoked", ws, "invitation", r.text(0)?)
+                .with_changes(changes);
+            record(&mut tx, event).await?;
+        }
         let token = crate::auth::new_token();
         let id = InvitationId::new();
         let invited_by = actor.user().map(|u| u.to_string());

@@ -254,6 +254,11 @@ impl Store {
                 params![ws, serde_json::Value::Object(w.settings).to_string(), now_ms()],
             )
             .await?;
+            let changes =
+                Changes::new().field(settings::DEFAULT_PROJECT_ID, p.id.as_str(), Json::Null);
+            let event = NewEvent::in_workspace("settings.updated", ws, "settings", ws.as_str())
+                .with_changes(changes);
+            record(&mut tx, event).await?;
         }
         let changes = Changes::new().field("name", p.name.as_str(), Json::Null);
         let event = NewEvent::in_workspace("project.deleted", ws, "project", p.id.as_str())

@@ -273,3 +273,65 @@ async fn services_and_the_system_are_actors_too() {
     );
     assert_eq!(log[4]["changes"], json!({"providers": [[], ["openai"]]}));
 }
+
+#[tokio::test]
+async fn side_effects_are_recorded_too() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Effects").await;
+    // Inviting an address again revokes the pending invitation.
+    let invitations = ws_path(&ws, "invitations");
+    let first = app
+        .post(
+            &invitations,
+            &ada.token,
+            json!({"email": "guest@example.com"}),
+        )
+        .await;
+    first.assert(201);
+    app.post(
+        &invitations,
+        &ada.token,
+        json!({"email": "guest@example.com"}),
+    )
+    .await
+    .assert(201);
+    // Deleting the default project clears the setting.
+    let p = app
+        .post(
+            &ws_path(&ws, "projects"),
+            &ada.token,
+            json!({"name": "Main"}),
+        )
+        .await;
+    let pid = p.body["id"].as_str().unwrap().to_owned();
+    app.patch(
+        &ws_path(&ws, "settings"),
+        &ada.token,
+        json!({"default_project_id": pid}),
+    )
+    .await
+    .assert(200);
+    app.delete(&ws_path(&ws, &format!("projects/{pid}")), &ada.token)
+        .await
+        .assert(204);
+
+    let log = events(&app, &ws, &ada.token).await;
+    assert_eq!(
+        types(&log[..7]),
+        [
+            "project.deleted",
+            "settings.updated",
+            "settings.updated",
+            "project.created",
+            "invitation.created",
+            "invitation.revoked",
+            "invitation.created"
+        ]
+    );
+    assert_eq!(
+        log[1]["changes"],
+        json!({"default_project_id": [pid, null]})
+    );
+    assert_eq!(log[5]["target"]["id"], first.body["id"]);
+}

@@ -93,6 +93,16 @@ impl Store {
                     &mut tx, name, None, &new.owner, now,
                 )
                 .await?;
+                let changes =
+                    crate::domain::event::Changes::new().field("name", Json::Null, name.as_str());
+                let event = NewEvent::in_organization(
+                    "organization.created",
+                    &id,
+                    "organization",
+                    id.as_str(),
+                )
+                .with_changes(changes);
+                crate::store::events::record(&mut tx, event).await?;
                 (Some(id), Some(OrgRole::Owner))
             }
         };
@@ -148,7 +158,8 @@ impl Store {
         // The template's bridges, and the settings rule (a new workspace has
         // no projects, so a default_project_id cannot name one yet).
         for b in &new.bridges {
-            crate::store::bridges::insert_bridge(&mut tx, &id, b, now).await?;
+            let bridge = crate::store::bridges::insert_bridge(&mut tx, &id, b, now).await?;
+            crate::store::bridges::bridge_created(&mut tx, &id, &bridge).await?;
         }
         crate::store::settings::check_settings(&mut tx, &id, &new.settings).await?;
         let event = NewEvent::in_workspace("workspace.created", &id, "workspace", id.as_str())
