@@ -63,6 +63,14 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
+impl Origin {
+    /// No request: the system's own doing.
+    pub const SYSTEM: Origin = Origin {
+        actor: Actor::SYSTEM,
+        request_id: None,
+    };
+}
+
 tokio::task_local! {
     static ORIGIN: RefCell<Origin>;
 }
@@ -71,8 +79,8 @@ tokio::task_local! {
 /// [`set_actor`] names one.
 pub async fn with_request<F: std::future::Future>(request_id: String, fut: F) -> F::Output {
     let origin = Origin {
-        actor: Actor::SYSTEM,
         request_id: Some(request_id),
+        ..Origin::SYSTEM
     };
     ORIGIN.scope(RefCell::new(origin), fut).await
 }
@@ -85,10 +93,9 @@ pub fn set_actor(actor: impl FnOnce() -> Actor) {
 
 /// The current request's origin; the system outside a request.
 pub fn origin() -> Origin {
-    ORIGIN.try_with(|o| o.borrow().clone()).unwrap_or(Origin {
-        actor: Actor::SYSTEM,
-        request_id: None,
-    })
+    ORIGIN
+        .try_with(|o| o.borrow().clone())
+        .unwrap_or(Origin::SYSTEM)
 }
 
 /// `{field: [before, after]}`, with only the fields that changed.

@@ -1,5 +1,7 @@
-//! Workspace schedules (SPEC §8): a standard five-field cron expression in
-//! an IANA time zone, never firing more often than the configured minimum.
+//! Workspace schedules (SPEC §8): a standard five-field cron expression,
+//! never firing more often than the configured minimum, read in an IANA
+//! time zone (validated apart: a schedule keeps its zone when a change
+//! leaves it out).
 
 use std::str::FromStr;
 
@@ -11,12 +13,11 @@ use croner::Cron;
 use super::time::{Millis, MINUTE};
 use super::validation::FieldError;
 
-/// A parsed schedule: the expression as given and its zone.
+/// A validated cron expression: as given, and parsed.
 #[derive(Debug, Clone)]
 pub struct Schedule {
     pub cron: String,
     cron_parsed: Cron,
-    pub timezone: Tz,
 }
 
 /// `"0 0 * * *"`: five fields (minute, hour, day of month, month, day of
@@ -116,53 +117,47 @@ pub fn smallest_gap(cron: &Cron) -> Option<i64> {
 impl Schedule {
     /// Validates a schedule: the expression, the zone, and the minimum gap
     /// between two runs (`min_interval`, in milliseconds).
-    pub fn new(cron: &str, timezone: &str, min_interval: Millis) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let parsed = parse_cron(cron).map_err(|e| errors.push(e)).ok();
-        let tz = parse_timezone(timezone).map_err(|e| errors.push(e)).ok();
-        let (Some(parsed), Some(tz)) = (parsed, tz) else {
-            return Err(errors);
-        };
+    pub fn new(cron: &str, min_interval: Millis) -> Result<Self, FieldError> {
+        let parsed = parse_cron(cron)?;
         let min_minutes = (min_interval / MINUTE).max(1);
         match smallest_gap(&parsed) {
             None => {
-                return Err(vec![FieldError::new(
+                return Err(FieldError::new(
                     "cron",
                     "invalid",
                     "the expression never fires",
-                )])
+                ))
             }
             Some(gap) if gap < min_minutes => {
-                return Err(vec![FieldError::new(
+                return Err(FieldError::new(
                     "cron",
                     "too_frequent",
                     format!(
                         "fires {gap} minute(s) apart; schedules may fire at most every {min_minutes} minutes"
                     ),
-                )])
+                ))
             }
             Some(_) => {}
         }
         Ok(Schedule {
             cron: cron.trim().to_owned(),
             cron_parsed: parsed,
-            timezone: tz,
         })
     }
 
-    /// A schedule read back from the database (validated when it was set;
-    /// `None` if it no longer parses, e.g. a zone removed from the tz data).
-    pub fn from_db(cron: &str, timezone: &str) -> Option<Self> {
+    /// An expression read back from the database (validated when it was
+    /// set; `None` if it no longer parses).
+    pub fn from_db(cron: &str) -> Option<Self> {
         Some(Schedule {
             cron: cron.to_owned(),
             cron_parsed: parse_cron(cron).ok()?,
-            timezone: parse_timezone(timezone).ok()?,
         })
     }
 
-    /// The first fire time strictly after `after`, in Unix milliseconds.
-    pub fn next_after(&self, after: Millis) -> Option<Millis> {
-        let at = DateTime::<Utc>::from_timestamp_millis(after)?.with_timezone(&self.timezone);
+    /// The first fire time strictly after `after` in zone `tz`, in Unix
+    /// milliseconds.
+    pub fn next_after(&self, after: Millis, tz: Tz) -> Option<Millis> {
+        let at = DateTime::<Utc>::from_timestamp_millis(after)?.with_timezone(&tz);
         self.cron_parsed
             .find_next_occurrence(&at, false)
             .ok()
@@ -176,12 +171,9 @@ mod tests {
 
     const FIVE_MINUTES: Millis = 5 * MINUTE;
 
-    fn field_codes(r: Result<Schedule, Vec<FieldError>>) -> Vec<(String, String)> {
-        r.err()
-            .unwrap()
-            .into_iter()
-            .map(|e| (e.field, e.code))
-            .collect()
+    fn field_code(r: Result<Schedule, FieldError>) -> (String, String) {
+        let e = r.err().unwrap();
+        (e.field, e.code)
     }
 
     #[test]
@@ -193,7 +185,7 @@ mod tests {
             "@daily",
             "0 12 1 JAN *",
         ] {
-            assert!(Schedule::new(cron, "UTC", FIVE_MINUTES).is_ok(), "{cron}");
+            assert!(Schedule::new(cron, FIVE_MINUTES).is_ok(), "{cron}");
         }
     }
 
@@ -207,40 +199,40 @@ mod tests {
             "a b c d e",
             "0 0 31 2 *",
         ] {
-            let r = Schedule::new(cron, "UTC", FIVE_MINUTES);
-            let errs = r.err().unwrap_or_else(|| panic!("{cron} accepted"));
-            assert_eq!(errs[0].field, "cron", "{cron}");
-            assert_eq!(errs[0].code, "invalid", "{cron}");
-            assert!(!errs[0].message.is_empty());
+            let r = Schedule::new(cron, FIVE_MINUTES);
+            let e = r.err().unwrap_or_else(|| panic!("{cron} accepted"));
+            assert_eq!(e.field, "cron", "{cron}");
+            assert_eq!(e.code, "invalid", "{cron}");
+            assert!(!e.message.is_empty());
         }
     }
 
     #[test]
     fn schedules_below_the_minimum_gap_are_refused() {
         assert_eq!(
-            field_codes(Schedule::new("* * * * *", "UTC", FIVE_MINUTES)),
-            [("cron".to_owned(), "too_frequent".to_owned())]
+            field_code(Schedule::new("* * * * *", FIVE_MINUTES)),
+            ("cron".to_owned(), "too_frequent".to_owned())
         );
         // Only two fire times four minutes apart, once an hour: still refused.
         assert_eq!(
-            field_codes(Schedule::new("0,4 * * * *", "UTC", FIVE_MINUTES)),
-            [("cron".to_owned(), "too_frequent".to_owned())]
+            field_code(Schedule::new("0,4 * * * *", FIVE_MINUTES)),
+            ("cron".to_owned(), "too_frequent".to_owned())
         );
         // A daily schedule is fine; 23:58 and 00:01 the next day are not.
-        assert!(Schedule::new("58 23 * * *", "UTC", FIVE_MINUTES).is_ok());
-        assert!(Schedule::new("1,58 0,23 * * *", "UTC", FIVE_MINUTES).is_err());
-        assert!(Schedule::new("0 * * * *", "UTC", 2 * 60 * MINUTE).is_err());
-        assert!(Schedule::new("0 */2 * * *", "UTC", 2 * 60 * MINUTE).is_ok());
+        assert!(Schedule::new("58 23 * * *", FIVE_MINUTES).is_ok());
+        assert!(Schedule::new("1,58 0,23 * * *", FIVE_MINUTES).is_err());
+        assert!(Schedule::new("0 * * * *", 2 * 60 * MINUTE).is_err());
+        assert!(Schedule::new("0 */2 * * *", 2 * 60 * MINUTE).is_ok());
         // Rare gaps count: 23:56 on Feb 29 and 00:00 on Mar 1, leap years only.
         let rare = "0,5,10,15,20,25,30,35,40,45,50,56 0,2,4,6,8,10,12,14,16,18,20,23 1-29/2 2,3 *";
         assert_eq!(smallest_gap(&parse_cron(rare).unwrap()), Some(4));
-        assert!(Schedule::new(rare, "UTC", FIVE_MINUTES).is_err());
+        assert!(Schedule::new(rare, FIVE_MINUTES).is_err());
     }
 
     #[test]
     fn rare_schedules_are_found() {
         // Feb 29 that is a Monday (croner's `+`: day of month AND of week).
-        assert!(Schedule::new("0 0 29 2 +1", "UTC", FIVE_MINUTES).is_ok());
+        assert!(Schedule::new("0 0 29 2 +1", FIVE_MINUTES).is_ok());
         assert_eq!(
             smallest_gap(&parse_cron("0 0 1 1 *").unwrap()),
             Some(365 * 1440)
@@ -249,9 +241,11 @@ mod tests {
 
     #[test]
     fn bad_time_zones_are_named() {
+        let e = parse_timezone("Mars/Olympus").unwrap_err();
+        assert_eq!((e.field.as_str(), e.code.as_str()), ("timezone", "invalid"));
         assert_eq!(
-            field_codes(Schedule::new("0 0 * * *", "Mars/Olympus", FIVE_MINUTES)),
-            [("timezone".to_owned(), "invalid".to_owned())]
+            parse_timezone("Europe/Paris").unwrap().name(),
+            "Europe/Paris"
         );
     }
 
@@ -259,11 +253,15 @@ mod tests {
     fn next_fire_time_follows_the_zone() {
         // 2026-03-03T10:00:00Z
         let now = 1_772_532_000_000;
-        let utc = Schedule::new("0 0 * * *", "UTC", FIVE_MINUTES).unwrap();
-        assert_eq!(utc.next_after(now), Some(1_772_582_400_000)); // 2026-03-04T00:00Z
-        let paris = Schedule::new("0 0 * * *", "Europe/Paris", FIVE_MINUTES).unwrap();
-        assert_eq!(paris.next_after(now), Some(1_772_578_800_000)); // 2026-03-03T23:00Z
-                                                                    // Strictly after: at a fire time, the next one.
-        assert_eq!(utc.next_after(1_772_582_400_000), Some(1_772_668_800_000));
+        let midnight = Schedule::new("0 0 * * *", FIVE_MINUTES).unwrap();
+        let paris = parse_timezone("Europe/Paris").unwrap();
+        // 2026-03-04T00:00Z in UTC; 2026-03-03T23:00Z in Paris.
+        assert_eq!(midnight.next_after(now, Tz::UTC), Some(1_772_582_400_000));
+        assert_eq!(midnight.next_after(now, paris), Some(1_772_578_800_000));
+        // Strictly after: at a fire time, the next one.
+        assert_eq!(
+            midnight.next_after(1_772_582_400_000, Tz::UTC),
+            Some(1_772_668_800_000)
+        );
     }
 }

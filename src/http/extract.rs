@@ -349,25 +349,54 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
-            let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
-            let essence = ct.split(';').next().unwrap_or("").trim();
-            if !(essence == "application/json" || essence.ends_with("+json")) {
-                return Err(ApiError::new(
-                    Code::UnsupportedMediaType,
-                    "Send the body as application/json.",
-                ));
-            }
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(Code::PayloadTooLarge, "The body is larger than 1 MiB.")
-            } else {
-                ApiError::new(Code::InvalidJson, "The body could not be read.")
-            }
-        })?;
+        check_json_type(req.headers())?;
+        let bytes = body_bytes(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
+}
+
+/// A JSON body that may be left out: none (or only whitespace) is
+/// `T::default()`; a body is taken exactly as [`AppJson`] takes it.
+pub struct OptionalJson<T>(pub T);
+
+impl<T: DeserializeOwned + Default, S: Send + Sync> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(OptionalJson(T::default()));
+        }
+        check_json_type(&headers)?;
+        parse_json(&bytes).map(OptionalJson)
+    }
+}
+
+/// `application/json`, `*+json`, or no content type.
+fn check_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("").to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        if !(essence == "application/json" || essence.ends_with("+json")) {
+            return Err(ApiError::new(
+                Code::UnsupportedMediaType,
+                "Send the body as application/json.",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The body, at most 1 MiB (413 past that).
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(req, state).await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(Code::PayloadTooLarge, "The body is larger than 1 MiB.")
+        } else {
+            ApiError::new(Code::InvalidJson, "The body could not be read.")
+        }
+    })
 }
 
 /// Parses a JSON body into `T`, mapping every failure to a problem.

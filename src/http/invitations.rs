@@ -292,15 +292,9 @@ pub async fn resend_invitation(
     State(state): State<AppState>,
     access: Access<AdminWrite>,
     Path(path): Path<(String, String)>,
-    body: axum::body::Bytes,
+    super::extract::OptionalJson(req): super::extract::OptionalJson<ResendRequest>,
 ) -> Result<axum::Json<InvitationResponse>, ApiError> {
     let id = path_invitation(&path.1)?;
-    // The body is optional.
-    let req: ResendRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        ResendRequest::default()
-    } else {
-        super::extract::parse_json(&body)?
-    };
     let lifetime = invitations::lifetime("expires_in_days", req.expires_in_days)
         .map_err(|e| Error::Validation(vec![e]))?;
     let inv = state

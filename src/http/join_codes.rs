@@ -88,14 +88,9 @@ pub struct CreateJoinCodeRequest {
 pub async fn create_join_code(
     State(state): State<AppState>,
     access: Access<AdminWrite>,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, axum::Json<JoinCodeResponse>), ApiError> {
     // The body is optional: `{}` and nothing mean the defaults.
-    let req: CreateJoinCodeRequest = if body.iter().all(u8::is_ascii_whitespace) {
-        CreateJoinCodeRequest::default()
-    } else {
-        super::extract::parse_json(&body)?
-    };
+    super::extract::OptionalJson(req): super::extract::OptionalJson<CreateJoinCodeRequest>,
+) -> Result<(StatusCode, axum::Json<JoinCodeResponse>), ApiError> {
     let mut v = Validator::new();
     let role = match req.role.as_deref() {
         None | Some("member") => Some(Role::Member),

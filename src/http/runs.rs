@@ -4,11 +4,10 @@
 //! tokens with the `runs` scope (or the platform admin); they take runs
 //! from every workspace through `/v1/runs/...`, never through a workspace.
 
-use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +16,7 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Code, Problem};
 use super::extract::{
-    parse_json, Access, AdminWrite, AppJson, AppQuery, Caller, IfMatch, PageQuery, ViewerRead,
+    Access, AdminWrite, AppJson, AppQuery, Caller, IfMatch, OptionalJson, PageQuery, ViewerRead,
 };
 use super::projects::{created, present};
 use super::response::{ListResponse, Versioned};
@@ -41,15 +40,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(heartbeat_run))
         .routes(routes!(complete_run))
         .routes(routes!(fail_run))
-}
-
-/// An optional JSON body: empty means the defaults.
-fn optional_body<T: DeserializeOwned + Default>(body: &Bytes) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        parse_json(body)
-    }
 }
 
 fn opt_time(ms: Option<i64>) -> Option<String> {
@@ -218,25 +208,11 @@ pub async fn put_schedule(
             Error::field("cron", "required", "is required (null clears the schedule)").into(),
         );
     };
-    // Without `timezone`, the zone already set stays (UTC at first).
-    let given = match &req.timezone {
-        Some(tz) => Some(schedule::parse_timezone(tz).map_err(|e| Error::Validation(vec![e]))?),
-        None => None,
-    };
-    let parsed = match cron {
-        None => None,
-        Some(cron) => {
-            let zone = match given {
-                Some(tz) => tz.name().to_owned(),
-                None => state.store.schedule(&access.workspace.id).await?.timezone,
-            };
-            Some(Schedule::new(&cron, &zone, min_interval).map_err(Error::Validation)?)
-        }
-    };
-    let timezone = parsed
-        .as_ref()
-        .map(|s| s.timezone.name())
-        .or(given.map(|z| z.name()));
+    // Without `timezone`, the store keeps the zone already set.
+    let mut v = Validator::new();
+    let timezone = v.check_opt(req.timezone, |tz| schedule::parse_timezone(&tz));
+    let parsed = cron.and_then(|c| v.check(Schedule::new(&c, min_interval)));
+    v.finish()?;
     let (s, immediate) = state
         .store
         .set_schedule(
@@ -306,9 +282,8 @@ pub struct CreateRunRequest {}
 pub async fn create_run(
     State(state): State<AppState>,
     access: Access<AdminWrite>,
-    body: Bytes,
+    OptionalJson(CreateRunRequest {}): OptionalJson<CreateRunRequest>,
 ) -> Result<Response, ApiError> {
-    let CreateRunRequest {} = optional_body(&body)?;
     let r = state
         .store
         .create_manual_run(&access.workspace.id, now_ms())
@@ -351,17 +326,28 @@ pub async fn cancel_run(
     Ok(versioned(r))
 }
 
-/// A worker: a service token with the `runs` scope, or the platform admin.
-/// Anyone else is 403 (a user token) — the routes are not secret.
-fn worker(caller: &Caller) -> Result<(), ApiError> {
-    let scoped = caller.kind == TokenKind::Service && caller.scopes.iter().any(|s| s == "runs");
-    if scoped || caller.is_platform_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            Code::Forbidden,
-            "Only a service token with the runs scope may take runs.",
-        ))
+/// A worker: a service token with the `runs` scope, or the platform admin;
+/// anyone else is 403 (the routes are not secret). Taking this extractor is
+/// how a worker route checks it, as `Access` is for workspace routes.
+pub struct Worker(pub Caller);
+
+impl FromRequestParts<AppState> for Worker {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        let scoped = caller.kind == TokenKind::Service && caller.scopes.iter().any(|s| s == "runs");
+        if scoped || caller.is_platform_admin() {
+            Ok(Worker(caller))
+        } else {
+            Err(ApiError::new(
+                Code::Forbidden,
+                "Only a service token with the runs scope may take runs.",
+            ))
+        }
     }
 }
 
@@ -387,11 +373,9 @@ pub struct LeaseRequest {
         (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem)))]
 pub async fn claim_run(
     State(state): State<AppState>,
-    caller: Caller,
-    body: Bytes,
+    Worker(caller): Worker,
+    OptionalJson(req): OptionalJson<LeaseRequest>,
 ) -> Result<Response, ApiError> {
-    worker(&caller)?;
-    let req: LeaseRequest = optional_body(&body)?;
     let lease = lease_ms(req.lease_seconds)?;
     match state
         .store
@@ -422,13 +406,11 @@ pub struct HeartbeatRequest {
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn heartbeat_run(
     State(state): State<AppState>,
-    caller: Caller,
+    Worker(caller): Worker,
     Path(run): Path<String>,
-    body: Bytes,
+    OptionalJson(req): OptionalJson<HeartbeatRequest>,
 ) -> Result<Versioned<RunResponse>, ApiError> {
-    worker(&caller)?;
     let id = run_id(&run)?;
-    let req: HeartbeatRequest = optional_body(&body)?;
     let lease = lease_ms(req.lease_seconds)?;
     let r = state
         .store
@@ -454,13 +436,11 @@ pub struct CompleteRequest {
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn complete_run(
     State(state): State<AppState>,
-    caller: Caller,
+    Worker(caller): Worker,
     Path(run): Path<String>,
-    body: Bytes,
+    OptionalJson(req): OptionalJson<CompleteRequest>,
 ) -> Result<Versioned<RunResponse>, ApiError> {
-    worker(&caller)?;
     let id = run_id(&run)?;
-    let req: CompleteRequest = optional_body(&body)?;
     let result = run::result_text(&Value::Object(req.result.unwrap_or_default()))
         .map_err(|e| Error::Validation(vec![e]))?;
     let r = state
@@ -496,11 +476,10 @@ pub struct FailRequest {
         (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn fail_run(
     State(state): State<AppState>,
-    caller: Caller,
+    Worker(caller): Worker,
     Path(run): Path<String>,
     AppJson(req): AppJson<FailRequest>,
 ) -> Result<Versioned<RunResponse>, ApiError> {
-    worker(&caller)?;
     let id = run_id(&run)?;
     let mut v = Validator::new();
     let error = v.check(run::error_text(&req.error));

@@ -59,10 +59,7 @@ pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
         return Ok(());
     }
     let o = if event.by_system {
-        crate::domain::event::Origin {
-            actor: crate::domain::event::Actor::SYSTEM,
-            request_id: None,
-        }
+        crate::domain::event::Origin::SYSTEM
     } else {
         origin()
     };

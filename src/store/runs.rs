@@ -22,10 +22,11 @@ use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{RunId, TokenId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::run::{ImmediateRun, Run, RunStatus, Trigger, MAX_ATTEMPTS};
-use crate::domain::schedule::Schedule;
+use crate::domain::schedule::{parse_timezone, Schedule};
 use crate::domain::time::Millis;
 use crate::domain::Error;
 use crate::params;
+use chrono_tz::Tz;
 use serde_json::Value as Json;
 
 const COLS: &str = "id, workspace_id, trigger, status, providers, attempt, scheduled_for, \
@@ -158,38 +159,18 @@ async fn insert_run(
     )
     .await?;
     let changes = Changes::new().field("status", Json::Null, "queued");
-    run_event(tx, "run.queued", &run, changes).await?;
+    record(tx, run_event("run.queued", &run, changes)).await?;
     Ok(run)
 }
 
-/// Records a change of a run.
-async fn run_event(
-    tx: &mut Tx,
-    kind: &'static str,
-    run: &Run,
-    changes: Changes,
-) -> Result<(), Error> {
-    let event = NewEvent::in_workspace(kind, &run.workspace_id, "run", run.id.as_str())
-        .with_changes(changes);
-    record(tx, event).await
-}
-
-/// Records a change the system made (a lapsed lease), whoever's request
-/// noticed it.
-async fn system_run_event(
-    tx: &mut Tx,
-    kind: &'static str,
-    run: &Run,
-    changes: Changes,
-) -> Result<(), Error> {
-    let event = NewEvent::in_workspace(kind, &run.workspace_id, "run", run.id.as_str())
-        .with_changes(changes)
-        .by_system();
-    record(tx, event).await
+/// A change of a run, to record.
+fn run_event(kind: &'static str, run: &Run, changes: Changes) -> NewEvent {
+    NewEvent::in_workspace(kind, &run.workspace_id, "run", run.id.as_str()).with_changes(changes)
 }
 
 /// Leases that lapsed by `now`: back to the queue, or failed on the last
-/// attempt, each with its event. Returns how many runs moved.
+/// attempt, each with its event, the system's (whoever's request noticed
+/// the lapse). Returns how many runs moved.
 async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
     // PostgreSQL: rows another claim or tick is taking back are skipped,
     // not waited for (that one records them).
@@ -212,7 +193,7 @@ async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
             )
             .await?;
             let changes = changes.field("status", "running", "queued");
-            system_run_event(tx, "run.queued", &run, changes).await?;
+            record(tx, run_event("run.queued", &run, changes).by_system()).await?;
         } else {
             tx.execute(
                 "UPDATE runs SET status = 'failed', finished_at = $2, lease_expires_at = NULL,
@@ -222,56 +203,50 @@ async fn take_back_lapsed(tx: &mut Tx, now: Millis) -> Result<usize, Error> {
             )
             .await?;
             let changes = changes.field("status", "running", "failed");
-            system_run_event(tx, "run.failed", &run, changes).await?;
+            record(tx, run_event("run.failed", &run, changes).by_system()).await?;
         }
     }
     Ok(lapsed.len())
 }
 
+/// When workspace `$1`'s latest run was queued (`last_run_at`): the top of
+/// `runs_ws_created_idx`.
+const LAST_RUN_AT: &str = "(SELECT MAX(created_at) FROM runs WHERE workspace_id = $1)";
+
 impl Store {
+    /// The schedule and `last_run_at`, in one read (a workspace that never
+    /// set a schedule has no row: the outer join answers its defaults).
     pub async fn schedule(&self, ws: &WorkspaceId) -> Result<ScheduleState, Error> {
-        let row = self
-            .db
-            .fetch_optional(
-                "SELECT cron, timezone, next_run_at, version FROM schedules WHERE workspace_id = $1",
-                params![ws],
-            )
-            .await?;
-        let last = self
+        let r = self
             .db
             .fetch_all(
-                "SELECT MAX(created_at) FROM runs WHERE workspace_id = $1",
+                &format!(
+                    "SELECT s.cron, COALESCE(s.timezone, 'UTC'), s.next_run_at, COALESCE(s.version, 0),
+                         {LAST_RUN_AT}
+                     FROM (SELECT 1 AS one) o LEFT JOIN schedules s ON s.workspace_id = $1"
+                ),
                 params![ws],
             )
             .await?;
-        let last_run_at = last.first().map(|r| r.opt_int(0)).transpose()?.flatten();
-        Ok(match row {
-            Some(r) => ScheduleState {
-                cron: r.opt_text(0)?,
-                timezone: r.text(1)?,
-                next_run_at: r.opt_int(2)?,
-                last_run_at,
-                version: r.int(3)?,
-            },
-            None => ScheduleState {
-                cron: None,
-                timezone: "UTC".into(),
-                next_run_at: None,
-                last_run_at,
-                version: 0,
-            },
+        let r = r.first().ok_or(Error::NotFound)?;
+        Ok(ScheduleState {
+            cron: r.opt_text(0)?,
+            timezone: r.text(1)?,
+            next_run_at: r.opt_int(2)?,
+            last_run_at: r.opt_int(4)?,
+            version: r.int(3)?,
         })
     }
 
     /// Sets (`Some`) or clears (`None`) the schedule. Setting one queues a
     /// run at once, in the same transaction (so the answer's run exists
     /// exactly when the schedule does). Without `timezone`, the one already
-    /// set is kept (UTC at first); `schedule`'s own zone must be `timezone`.
+    /// set is kept (UTC at first), read under the schedule's lock.
     pub async fn set_schedule(
         &self,
         ws: &WorkspaceId,
         schedule: Option<&Schedule>,
-        timezone: Option<&str>,
+        timezone: Option<Tz>,
         if_match: Option<i64>,
         now: Millis,
     ) -> Result<(ScheduleState, ImmediateRun), Error> {
@@ -297,10 +272,12 @@ impl Store {
             return Err(Error::VersionMismatch);
         }
         // Not given: the zone already set (kept when clearing), else UTC.
-        let timezone = timezone.or(old_tz.as_deref()).unwrap_or("UTC").to_owned();
-        let timezone = timezone.as_str();
+        let zone = timezone
+            .or_else(|| old_tz.as_deref().and_then(|t| parse_timezone(t).ok()))
+            .unwrap_or(Tz::UTC);
+        let timezone = zone.name();
         let cron = schedule.map(|s| s.cron.clone());
-        let next_run_at = schedule.and_then(|s| s.next_after(now));
+        let next_run_at = schedule.and_then(|s| s.next_after(now, zone));
         let changed = cron != old_cron || old_tz.as_deref() != Some(timezone);
         let version = if changed { version + 1 } else { version };
         // One statement on both databases: SQLite has had PostgreSQL's
@@ -332,10 +309,7 @@ impl Store {
             }
         };
         let last = tx
-            .fetch_all(
-                "SELECT MAX(created_at) FROM runs WHERE workspace_id = $1",
-                params![ws],
-            )
+            .fetch_all(&format!("SELECT {LAST_RUN_AT}"), params![ws])
             .await?;
         tx.commit().await?;
         let last_run_at = last.first().map(|r| r.opt_int(0)).transpose()?.flatten();
@@ -426,7 +400,7 @@ impl Store {
             )));
         }
         let changes = Changes::new().field("status", run.status.as_str(), "cancelled");
-        run_event(&mut tx, "run.cancelled", &run, changes).await?;
+        record(&mut tx, run_event("run.cancelled", &run, changes)).await?;
         run.status = RunStatus::Cancelled;
         run.finished_at = Some(now);
         run.lease_expires_at = None;
@@ -498,7 +472,7 @@ impl Store {
             run.attempt - 1,
             run.attempt,
         );
-        run_event(&mut tx, "run.started", &run, changes).await?;
+        record(&mut tx, run_event("run.started", &run, changes)).await?;
         tx.commit().await?;
         Ok(Some(run))
     }
@@ -567,7 +541,7 @@ impl Store {
             _ => "run.failed",
         };
         let changes = Changes::new().field("status", "running", run.status.as_str());
-        run_event(&mut tx, kind, &run, changes).await?;
+        record(&mut tx, run_event(kind, &run, changes)).await?;
         tx.execute(
             "UPDATE runs SET status = $2, result = $3, error = $4, started_at = $5,
                  finished_at = $6, lease_expires_at = NULL, worker_token_id = $7, version = $8
@@ -623,8 +597,9 @@ impl Store {
             // data) stops rather than firing every tick.
             let next = row
                 .opt_text(1)?
-                .and_then(|cron| Schedule::from_db(&cron, row.str(2).ok()?))
-                .and_then(|s| s.next_after(now));
+                .and_then(|cron| Schedule::from_db(&cron))
+                .zip(parse_timezone(row.str(2)?).ok())
+                .and_then(|(s, tz)| s.next_after(now, tz));
             let mut tx = self.db.begin().await?;
             // The workspace row first, as `set_schedule` locks them: the
             // same order everywhere, so two transactions never deadlock.

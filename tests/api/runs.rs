@@ -181,6 +181,18 @@ async fn bad_schedules_are_refused_with_the_field() {
     )
     .await
     .assert_problem(400, "unknown_field");
+    // Every bad field at once (SPEC §1).
+    let r = put(
+        &app,
+        &path,
+        &ada.token,
+        json!({"cron": "* * * * *", "timezone": "Nowhere/Land"}),
+    )
+    .await;
+    r.assert_problem(400, "validation_failed");
+    let mut fields = r.fields();
+    fields.sort();
+    assert_eq!(fields, ["cron", "timezone"]);
     // Nothing was stored.
     assert_eq!(app.get(&path, &ada.token).await.body["cron"], Value::Null);
     // The minimum is configuration: at 1 minute, every minute is fine.
@@ -242,7 +254,25 @@ async fn admins_start_list_and_cancel_runs() {
     app.call("POST", &one, Some(&member.token), None)
         .await
         .assert_problem(403, "forbidden");
-    let r = app.call("POST", &one, Some(&ada.token), None).await;
+    // A stale If-Match changes nothing (SPEC §1).
+    app.call_with(
+        "POST",
+        &one,
+        Some(&ada.token),
+        None,
+        &[("if-match", "\"7\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    let r = app
+        .call_with(
+            "POST",
+            &one,
+            Some(&ada.token),
+            None,
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     r.assert(200);
     assert_eq!(r.body["status"], "cancelled");
     assert!(r.body["finished_at"].is_string());
@@ -303,6 +333,26 @@ async fn workers_claim_heartbeat_complete_and_fail_runs() {
         .assert_problem(401, "unauthenticated");
     let r = app.call("POST", "/v1/runs/claim", Some(&w1), None).await;
     r.assert(204);
+    // An optional body, when sent, is JSON like any other (415 otherwise).
+    app.call_with(
+        "POST",
+        "/v1/runs/claim",
+        Some(&w1),
+        None,
+        &[("content-type", "text/plain")],
+    )
+    .await
+    .assert(204);
+    let form = axum::http::Request::builder()
+        .method("POST")
+        .uri("/v1/runs/claim")
+        .header("authorization", format!("Bearer {w1}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(axum::body::Body::from("lease_seconds=5"))
+        .unwrap();
+    app.raw(form)
+        .await
+        .assert_problem(415, "unsupported_media_type");
 
     let a = app
         .post(&ws_path(&ws, "runs"), &ada.token, json!({}))

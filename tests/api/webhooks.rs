@@ -115,6 +115,16 @@ async fn admins_manage_endpoints_and_see_the_secret_once() {
         assert_eq!(r.body["errors"][0]["code"], code, "{body}");
     }
 
+    // A stale If-Match changes nothing (SPEC §1).
+    app.call_with(
+        "PATCH",
+        &item,
+        Some(&ada.token),
+        Some(json!({"enabled": false})),
+        &[("if-match", "\"9\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
     let r = app
         .patch(
             &item,
