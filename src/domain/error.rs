@@ -73,6 +73,15 @@ impl Error {
 
 impl From<crate::store::db::DbError> for Error {
     fn from(e: crate::store::db::DbError) -> Self {
-        Error::Internal(e.to_string())
+        match e {
+            // A deadlock or serialization failure (PostgreSQL) or a busy
+            // database (SQLite shared by another process): nothing was
+            // written, the client may simply retry. 409 `conflict`, as
+            // Stripe answers a lock timeout, rather than a 500.
+            crate::store::db::DbError::Retry => Error::Conflict(
+                "The request met a concurrent change and was not applied; retry it.".into(),
+            ),
+            e => Error::Internal(e.to_string()),
+        }
     }
 }

@@ -261,4 +261,13 @@ mod tests {
         assert_eq!(e.code, Code::Internal);
         assert!(!e.detail.contains("users"));
     }
+
+    #[test]
+    fn a_concurrency_failure_is_a_retryable_conflict_not_a_500() {
+        let e: ApiError = crate::store::db::DbError::Retry.into();
+        assert_eq!(e.code, Code::Conflict);
+        assert_eq!(e.code.status(), StatusCode::CONFLICT);
+        let e: ApiError = crate::store::db::DbError::Decode(3).into();
+        assert_eq!(e.code, Code::Internal);
+    }
 }
