@@ -211,7 +211,7 @@ async fn admin(cmd: AdminCommand, config: Config) -> Result<(), String> {
                 .filter(|w| w.status != crate::domain::workspace::Status::Deleted)
                 .ok_or_else(|| format!("no workspace '{workspace}'"))?;
             let ws = store
-                .set_plan(&ws.id, plan.trim())
+                .set_plan(&ws.id, plan.trim(), None)
                 .await
                 .map_err(|e| match e {
                     crate::domain::Error::Validation(errors) => errors

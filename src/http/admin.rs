@@ -8,7 +8,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::{ApiError, Code, Problem};
-use super::extract::{AppJson, Caller};
+use super::extract::{AppJson, Caller, IfMatch};
 use super::response::Versioned;
 use super::workspaces::{versioned, WorkspaceResponse};
 use crate::app::AppState;
@@ -36,10 +36,11 @@ pub struct AdminWorkspacePath {
 #[utoipa::path(put, path = "/v1/admin/workspaces/{workspace}/plan", tag = "admin",
     params(("workspace" = String, Path, description = "id or slug")), request_body = SetPlanRequest,
     responses((status = 200, body = WorkspaceResponse), (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 412, body = Problem)))]
 pub async fn set_plan(
     State(state): State<AppState>,
     caller: Caller,
+    if_match: IfMatch,
     Path(path): Path<AdminWorkspacePath>,
     AppJson(req): AppJson<SetPlanRequest>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
@@ -55,6 +56,9 @@ pub async fn set_plan(
         .await?
         .filter(|w| w.status != Status::Deleted)
         .ok_or(Error::NotFound)?;
-    let ws = state.store.set_plan(&ws.id, req.plan.trim()).await?;
+    let ws = state
+        .store
+        .set_plan(&ws.id, req.plan.trim(), if_match.0)
+        .await?;
     Ok(versioned(&state, StatusCode::OK, ws))
 }

@@ -92,7 +92,7 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let hash = crate::auth::token_hash(token);
     if let Some(admin) = configured_admin(state, &hash) {
         return Ok(admin);
@@ -227,6 +227,8 @@ policy!(/// Read, any member (archived included).
     ViewerRead, Role::Viewer, false, false);
 policy!(/// Read; owners also see the workspace once deleted.
     ViewerReadOrDeletedOwner, Role::Viewer, false, true);
+policy!(/// Write, any member (leaving: refused while archived, like every write).
+    ViewerWrite, Role::Viewer, true, false);
 policy!(/// Write, member and up.
     MemberWrite, Role::Member, true, false);
 policy!(/// Read of admin-only data (audit log, invitations).

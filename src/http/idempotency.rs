@@ -5,8 +5,14 @@
 //! `idempotency_key_in_use`.
 //!
 //! The caller is the bearer token (its hash): two tokens of one user are two
-//! callers. Answers that did not really run the request (401, 429, 5xx) are
-//! not kept, so a retry runs afresh.
+//! callers. The token is authenticated (and counted against `requests`)
+//! before anything is claimed or replayed, so a revoked or rate-limited token
+//! gets its 401 or 429, never a kept answer. Answers that did not really run
+//! the request (401, 429, 5xx) are not kept, so a retry runs afresh.
+//!
+//! A kept body is sealed with the server key (bound to the caller and the
+//! key): some answers carry a secret shown once (a new token, an invitation
+//! token, a webhook secret), which must not rest in the database in clear.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::Request;
@@ -16,7 +22,7 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
 use super::error::{ApiError, Code};
-use super::extract::bearer;
+use super::extract::{authenticate, bearer};
 use crate::app::{AppState, MAX_BODY_BYTES};
 use crate::domain::time::{now_ms, DAY};
 use crate::store::idempotency::Claim;
@@ -66,10 +72,20 @@ pub async fn idempotency(state: &AppState, req: Request, next: Next) -> Response
         return ApiError::param("Idempotency-Key", "must be 1-255 visible ASCII characters")
             .into_response();
     };
-    let Some(caller) = bearer(req.headers()).map(crate::auth::token_hash) else {
+    let Some(token) = bearer(req.headers()) else {
         // No token: the route answers 401 and there is nothing to keep.
         return next.run(req).await;
     };
+    let caller = crate::auth::token_hash(token);
+    // Authenticated here, as the route would (the extractor reuses it).
+    let authenticated = authenticate(state, token).await;
+    let mut req = req;
+    match authenticated {
+        Ok(c) => {
+            req.extensions_mut().insert(c);
+        }
+        Err(e) => return e.into_response(),
+    }
     // Boxed: its state (the body, the claim, the kept answer) is ~1.7 KB,
     // which unboxed would size this future, and the request context's
     // around it, for every request, where axum moves it into its box.
@@ -116,7 +132,15 @@ async fn keyed(
             headers,
             body,
             ..
-        }) => replay(status, &headers, body),
+        }) => match state.cipher.open(&sealing_aad(&caller, &key), &body) {
+            Ok(body) => replay(status, &headers, body),
+            // Sealed under another server key (rotated since): not
+            // replayable, and not to be run a second time either.
+            Err(e) => ApiError::from(crate::domain::Error::Internal(format!(
+                "kept idempotent answer: {e}"
+            )))
+            .into_response(),
+        },
         Ok(Claim::Claimed) => {
             let resp = next
                 .run(Request::from_parts(parts, Body::from(bytes)))
@@ -151,14 +175,21 @@ async fn keep(state: &AppState, caller: &str, key: &str, resp: Response) -> Resp
         })
         .collect();
     let headers = serde_json::Value::Object(kept).to_string();
+    let sealed = state.cipher.seal(&sealing_aad(caller, key), &bytes);
     if let Err(e) = state
         .store
-        .finish_idempotent(caller, key, status.as_u16(), &headers, &bytes)
+        .finish_idempotent(caller, key, status.as_u16(), &headers, &sealed)
         .await
     {
         tracing::warn!(error = %e, "could not keep an idempotent response");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+/// What a kept body is bound to: a sealed answer copied to another
+/// caller's or key's row does not open.
+fn sealing_aad(caller: &str, key: &str) -> Vec<u8> {
+    [caller.as_bytes(), b"\n", key.as_bytes()].concat()
 }
 
 fn replay(status: u16, headers: &str, body: Vec<u8>) -> Response {

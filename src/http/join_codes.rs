@@ -29,7 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 #[derive(Serialize, ToSchema)]
 pub struct JoinCodeResponse {
-    /// `XXXX-XXXX-XXXX`; matched case-insensitively, hyphens optional.
+    /// 12 characters (no 0/O, 1/I/L); matched case-insensitively, hyphens and spaces ignored.
     pub code: String,
     /// `member` or `viewer`.
     pub role: Role,
@@ -42,7 +42,7 @@ pub struct JoinCodeResponse {
 impl From<JoinCode> for JoinCodeResponse {
     fn from(c: JoinCode) -> Self {
         JoinCodeResponse {
-            code: join_code::format(&c.code),
+            code: c.code,
             role: c.role,
             expires_at: time::format_opt(c.expires_at),
             max_uses: c.max_uses,

@@ -11,7 +11,8 @@ use utoipa_axum::routes;
 
 use super::error::{ApiError, Problem};
 use super::extract::{
-    Access, AdminWrite, AppJson, AppQuery, Caller, OwnerWrite, PageQuery, ViewerRead,
+    Access, AdminWrite, AppJson, AppQuery, Caller, IfMatch, OwnerWrite, PageQuery, ViewerRead,
+    ViewerWrite,
 };
 use super::response::{ListResponse, Versioned};
 use super::workspaces::WorkspaceResponse;
@@ -260,10 +261,10 @@ pub async fn remove_member(
 #[utoipa::path(post, path = "/v1/workspaces/{workspace}/leave", tag = "members",
     params(("workspace" = String, Path, description = "id or slug")),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "last_owner")))]
+        (status = 409, body = Problem, description = "last_owner, workspace_archived")))]
 pub async fn leave_workspace(
     State(state): State<AppState>,
-    access: Access<ViewerRead>,
+    access: Access<ViewerWrite>,
 ) -> Result<StatusCode, ApiError> {
     // The platform admin and inherited-only members have no membership.
     let user = access.caller.user_id().ok_or(Error::NotFound)?;
@@ -282,10 +283,12 @@ pub struct TransferRequest {
 #[utoipa::path(post, path = "/v1/workspaces/{workspace}/transfer", tag = "members",
     params(("workspace" = String, Path, description = "id or slug")), request_body = TransferRequest,
     responses((status = 200, body = WorkspaceResponse), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 412, body = Problem)))]
 pub async fn transfer_workspace(
     State(state): State<AppState>,
     access: Access<OwnerWrite>,
+    if_match: IfMatch,
     AppJson(req): AppJson<TransferRequest>,
 ) -> Result<Versioned<WorkspaceResponse>, ApiError> {
     let target = UserId::parse(&req.user_id).ok_or_else(|| {
@@ -294,7 +297,7 @@ pub async fn transfer_workspace(
     let ws_id = access.workspace.id.clone();
     state
         .store
-        .transfer(&ws_id, &actor(&access.caller), &target)
+        .transfer(&ws_id, &actor(&access.caller), &target, if_match.0)
         .await?;
     let ws = state
         .store

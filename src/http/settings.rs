@@ -55,7 +55,7 @@ pub async fn get_settings(access: Access<ViewerRead>) -> Versioned<SettingsDocum
 }
 
 /// Replaces the settings (admin+). Known keys are checked; other keys are
-/// kept as given. Errors name `settings.<key>`.
+/// kept as given. Errors name the key (`theme`).
 #[utoipa::path(put, path = "/v1/workspaces/{workspace}/settings", tag = "settings",
     params(("workspace" = String, Path, description = "id or slug")), request_body = SettingsDocument,
     responses((status = 200, body = SettingsDocument), (status = 400, body = Problem), (status = 401, body = Problem),
@@ -71,7 +71,8 @@ pub async fn replace_settings(
     let ws = state
         .store
         .update_settings(&access.workspace.id, if_match.0, |s| *s = doc)
-        .await?;
+        .await
+        .map_err(named_as_sent)?;
     Ok(respond(ws))
 }
 
@@ -98,8 +99,26 @@ pub async fn patch_settings(
                 *s = m;
             }
         })
-        .await?;
+        .await
+        .map_err(named_as_sent)?;
     Ok(respond(ws))
+}
+
+/// Here the body *is* the settings document, so a bad key is named as it
+/// was sent (`theme`), where `POST`/`PATCH /v1/workspaces` name it inside
+/// their body (`settings.theme`): a field is always its path in the request.
+fn named_as_sent(e: Error) -> Error {
+    match e {
+        Error::Validation(mut errors) => {
+            for e in &mut errors {
+                if let Some(key) = e.field.strip_prefix("settings.") {
+                    e.field = key.to_owned();
+                }
+            }
+            Error::Validation(errors)
+        }
+        e => e,
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -147,12 +147,20 @@ impl Store {
         name: &str,
         if_match: Option<i64>,
     ) -> Result<User, Error> {
+        // With no If-Match, any version; with one, only that version (the
+        // -1 of a weak or malformed tag matches none).
         let n = self
             .db
             .execute(
                 "UPDATE users SET name = $2, updated_at = $3, version = version + 1
-                 WHERE id = $1 AND ($4 < 0 OR version = $4)",
-                params![id, name, now_ms(), if_match.unwrap_or(-1)],
+                 WHERE id = $1 AND ($4 = 0 OR version = $5)",
+                params![
+                    id,
+                    name,
+                    now_ms(),
+                    i64::from(if_match.is_some()),
+                    if_match.unwrap_or(0)
+                ],
             )
             .await?;
         if n == 0 {

@@ -357,12 +357,23 @@ impl Store {
         ws: &WorkspaceId,
         actor: &Actor,
         target: &UserId,
+        if_match: Option<i64>,
     ) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         let (locked, _) = lock_workspace(&mut tx, ws).await?;
         let me = actor_role(&mut tx, ws, locked.organization_id.as_deref(), actor).await?;
         if me != Some(Role::Owner) {
             return Err(Error::NeedsOwner);
+        }
+        if let Some(expected) = if_match {
+            // The workspace's version: a transfer changes the workspace.
+            let row = tx
+                .fetch_optional("SELECT version FROM workspaces WHERE id = $1", params![ws])
+                .await?
+                .ok_or(Error::NotFound)?;
+            if row.int(0)? != expected {
+                return Err(Error::VersionMismatch);
+            }
         }
         if actor.user() == Some(target) {
             return Err(Error::field(

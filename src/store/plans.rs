@@ -40,7 +40,12 @@ pub async fn check_member_limit(tx: &mut Tx, ws: &WorkspaceId, plans: &Plans) ->
 impl Store {
     /// Puts a workspace on `plan`. A plan with trial days starts a trial
     /// ending that many days from now; one without clears `trial_ends_at`.
-    pub async fn set_plan(&self, ws: &WorkspaceId, plan: &str) -> Result<Workspace, Error> {
+    pub async fn set_plan(
+        &self,
+        ws: &WorkspaceId,
+        plan: &str,
+        if_match: Option<i64>,
+    ) -> Result<Workspace, Error> {
         let plans = self.plans();
         let Some(p) = plans.get(plan) else {
             return Err(Error::field(
@@ -54,6 +59,9 @@ impl Store {
         };
         let mut tx = self.db.begin().await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
+        if if_match.is_some_and(|v| v != w.version) {
+            return Err(Error::VersionMismatch);
+        }
         let now = now_ms();
         let changes = crate::domain::event::Changes::new().field("plan", w.plan.as_str(), plan);
         let event = crate::domain::event::NewEvent::in_workspace(

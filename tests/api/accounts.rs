@@ -151,6 +151,18 @@ async fn renaming_yourself_bumps_the_version_and_honours_if_match() {
         )
         .await;
     stale.assert_problem(412, "version_mismatch");
+    // A weak or malformed tag never matches (SPEC §1: strong comparison).
+    for tag in ["W/\"2\"", "2", "abc"] {
+        app.call_with(
+            "PATCH",
+            "/v1/me",
+            Some(&ada.token),
+            Some(json!({"name": "Countess"})),
+            &[("if-match", tag)],
+        )
+        .await
+        .assert_problem(412, "version_mismatch");
+    }
     assert_eq!(
         app.get("/v1/me", &ada.token).await.body["name"],
         "Ada Lovelace"

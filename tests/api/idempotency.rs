@@ -237,3 +237,61 @@ async fn malformed_keys_are_refused_and_reads_ignore_keys() {
     get.assert(200);
     assert!(get.header("idempotent-replayed").is_none());
 }
+
+#[tokio::test]
+async fn a_replay_authenticates_first_and_a_kept_secret_is_sealed() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    // A second token of Ada's: the one that will make and replay the request.
+    let session = app
+        .post("/v1/me/tokens", &ada.token, json!({"name": "cli"}))
+        .await;
+    session.assert(201);
+    let cli = session.body["token"].as_str().unwrap().to_owned();
+    let key = [("idempotency-key", "new-token-1")];
+    let call = || {
+        app.call_with(
+            "POST",
+            "/v1/me/tokens",
+            Some(&cli),
+            Some(json!({"name": "deploy"})),
+            &key,
+        )
+    };
+    let first = call().await;
+    first.assert(201);
+    let secret = first.body["token"].as_str().unwrap().to_owned();
+    let again = call().await;
+    again.assert(201);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(again.body["token"], secret.as_str());
+
+    // The kept answer holds the new token's secret: it rests sealed.
+    let kept = app
+        .store
+        .claim_idempotency_key(
+            &workspaced::auth::token_hash(&cli),
+            "new-token-1",
+            "another request",
+            workspaced::domain::time::now_ms(),
+            workspaced::domain::time::DAY,
+        )
+        .await
+        .unwrap();
+    let workspaced::store::idempotency::Claim::Done { body, .. } = kept else {
+        panic!("the first answer was kept");
+    };
+    assert!(!body.is_empty());
+    let needle = secret.as_bytes();
+    assert!(!body.windows(needle.len()).any(|w| w == needle));
+    assert!(!String::from_utf8_lossy(&body).contains("\"token\""));
+
+    // Once the calling token is revoked, the replay is a 401 like any call.
+    let id = session.body["id"].as_str().unwrap();
+    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token)
+        .await
+        .assert(204);
+    let revoked = call().await;
+    revoked.assert_problem(401, "unauthenticated");
+    assert!(revoked.header("idempotent-replayed").is_none());
+}

@@ -324,10 +324,36 @@ async fn transfer_makes_the_target_owner_and_the_caller_admin() {
     app.post(&path, &heir.token, json!({"user_id": heir.id}))
         .await
         .assert_problem(403, "needs_owner");
+    // A transfer changes the workspace: a stale If-Match changes nothing.
+    let version = ws["version"].as_i64().unwrap();
+    for stale in [format!("\"{}\"", version + 1), format!("W/\"{version}\"")] {
+        app.call_with(
+            "POST",
+            &path,
+            Some(&owner.token),
+            Some(json!({"user_id": heir.id})),
+            &[("if-match", stale.as_str())],
+        )
+        .await
+        .assert_problem(412, "version_mismatch");
+    }
+    assert_eq!(
+        app.get(&format!("/v1/workspaces/{}", id(&ws)), &owner.token)
+            .await
+            .body["role"],
+        "owner"
+    );
     let r = app
-        .post(&path, &owner.token, json!({"user_id": heir.id}))
+        .call_with(
+            "POST",
+            &path,
+            Some(&owner.token),
+            Some(json!({"user_id": heir.id})),
+            &[("if-match", format!("\"{version}\"").as_str())],
+        )
         .await;
     r.assert(200);
+    assert_eq!(r.body["version"], version + 1);
     assert_eq!(r.body["id"], id(&ws));
     assert_eq!(r.body["role"], "admin");
     assert_eq!(r.body["member_count"], 2);

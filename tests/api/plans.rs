@@ -35,7 +35,25 @@ async fn the_platform_admin_sets_plans_and_trials_start() {
     let ws = app.workspace(&ada, "Growth").await;
     assert_eq!(ws["plan"], "free");
     assert_eq!(ws["trial_ends_at"], Value::Null);
-    let r = set_plan(&app, &ws, "pro").await;
+    // A stale If-Match changes nothing.
+    app.call_with(
+        "PUT",
+        &plan_path(&ws),
+        Some(ADMIN_TOKEN),
+        Some(json!({"plan": "pro"})),
+        &[("if-match", "\"2\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    let r = app
+        .call_with(
+            "PUT",
+            &plan_path(&ws),
+            Some(ADMIN_TOKEN),
+            Some(json!({"plan": "pro"})),
+            &[("if-match", "\"1\"")],
+        )
+        .await;
     r.assert(200);
     assert_eq!(r.body["plan"], "pro");
     assert_eq!(r.body["limits"]["max_members"], 1000);

@@ -114,28 +114,22 @@ async fn known_keys_are_checked_by_type_and_value() {
     let ws = app.workspace(&ada, "Docs").await;
     let p = path(&ws, "/settings");
     for (body, field) in [
-        (json!({"theme": "blue"}), "settings.theme"),
+        (json!({"theme": "blue"}), "theme"),
         (
             json!({"todo_block_ids_enabled": "yes"}),
-            "settings.todo_block_ids_enabled",
+            "todo_block_ids_enabled",
         ),
         (
             json!({"default_response_mode": "loud"}),
-            "settings.default_response_mode",
+            "default_response_mode",
         ),
         (
             json!({"default_engagement_mode": 3}),
-            "settings.default_engagement_mode",
+            "default_engagement_mode",
         ),
-        (
-            json!({"today_pinned_note_id": 5}),
-            "settings.today_pinned_note_id",
-        ),
-        (
-            json!({"default_project_id": ["x"]}),
-            "settings.default_project_id",
-        ),
-        (json!({"notifications": []}), "settings.notifications"),
+        (json!({"today_pinned_note_id": 5}), "today_pinned_note_id"),
+        (json!({"default_project_id": ["x"]}), "default_project_id"),
+        (json!({"notifications": []}), "notifications"),
     ] {
         let r = put(&app, &p, &ada.token, body.clone()).await;
         r.assert_problem(400, "validation_failed");
@@ -151,7 +145,7 @@ async fn known_keys_are_checked_by_type_and_value() {
         json!({"theme": "x", "notifications": 1}),
     )
     .await;
-    assert_eq!(r.fields(), vec!["settings.theme", "settings.notifications"]);
+    assert_eq!(r.fields(), vec!["theme", "notifications"]);
     let r = put(&app, &p, &ada.token, json!({"big": "x".repeat(17 * 1024)})).await;
     r.assert_problem(400, "validation_failed");
     assert_eq!(r.fields(), vec!["settings"]);
@@ -209,7 +203,7 @@ async fn default_project_must_be_a_project_of_this_workspace() {
             .patch(&p, &ada.token, json!({"default_project_id": bad}))
             .await;
         r.assert_problem(400, "validation_failed");
-        assert_eq!(r.fields(), vec!["settings.default_project_id"]);
+        assert_eq!(r.fields(), vec!["default_project_id"]);
     }
     let r = app
         .patch(

@@ -450,6 +450,7 @@ async fn archived_workspaces_are_read_only() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
     let ws = app.workspace(&ada, "Old").await;
+    let viewer = app.member_of(&ws, Role::Viewer).await;
     let path = ws_path(&ws);
     let r = app
         .post(
@@ -464,6 +465,12 @@ async fn archived_workspaces_are_read_only() {
     app.patch(&path, &ada.token, json!({"name": "New"}))
         .await
         .assert_problem(409, "workspace_archived");
+    // Leaving is a write as well (SPEC §3: every write but unarchive and
+    // delete); the member is still there afterwards.
+    app.post(&format!("{path}/leave"), &viewer.token, json!({}))
+        .await
+        .assert_problem(409, "workspace_archived");
+    app.get(&path, &viewer.token).await.assert(200);
     app.get(&path, &ada.token).await.assert(200);
     let listed = app.get("/v1/workspaces?status=archived", &ada.token).await;
     assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
@@ -629,6 +636,45 @@ async fn keep_last_workspace_refuses_deleting_the_last_one() {
     app.delete(&ws_path(&two), &ada.token)
         .await
         .assert_problem(400, "last_workspace");
+    // Purging at once is a deletion too.
+    app.delete(&format!("{}?permanent=true", ws_path(&two)), &ada.token)
+        .await
+        .assert_problem(400, "last_workspace");
+    app.get(&ws_path(&two), &ada.token).await.assert(200);
+    // The soft-deleted one may still be purged: it is not one she has.
+    app.delete(&format!("{}?permanent=true", ws_path(&one)), &ada.token)
+        .await
+        .assert(200);
+}
+
+#[tokio::test]
+async fn a_permanent_delete_checks_if_match_in_its_transaction() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Short Lived").await;
+    let path = format!("{}?permanent=true", ws_path(&ws));
+    app.call_with(
+        "DELETE",
+        &path,
+        Some(&ada.token),
+        None,
+        &[("if-match", "\"7\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    app.get(&ws_path(&ws), &ada.token).await.assert(200);
+    app.call_with(
+        "DELETE",
+        &path,
+        Some(&ada.token),
+        None,
+        &[("if-match", "\"1\"")],
+    )
+    .await
+    .assert(200);
+    app.get(&ws_path(&ws), &ada.token)
+        .await
+        .assert_problem(404, "not_found");
 }
 
 #[tokio::test]

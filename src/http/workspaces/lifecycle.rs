@@ -8,7 +8,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::*;
 use crate::app::AppState;
 use crate::domain::time::{self, DAY};
-use crate::domain::Error;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Access, AdminLifecycle, AppJson, AppQuery, IfMatch, OwnerLifecycle};
 use crate::http::response::Versioned;
@@ -71,22 +70,22 @@ pub async fn delete_workspace(
         Some(_) => return Err(ApiError::param("permanent", "must be true or false")),
     };
     let ws = &access.workspace;
-    if if_match.0.is_some_and(|v| v != ws.version) {
-        return Err(Error::VersionMismatch.into());
-    }
-    if permanent {
-        state.store.purge_workspace(&ws.id).await?;
-        return Ok(axum::Json(DeleteWorkspaceResponse {
-            deleted: true,
-            purge_at: None,
-        }));
-    }
     let keep_last_for = state
         .config
         .policy
         .keep_last_workspace
         .then(|| access.caller.user_id())
         .flatten();
+    if permanent {
+        state
+            .store
+            .purge_workspace(&ws.id, keep_last_for, if_match.0)
+            .await?;
+        return Ok(axum::Json(DeleteWorkspaceResponse {
+            deleted: true,
+            purge_at: None,
+        }));
+    }
     let retention = state.config.retention_days * DAY;
     let ws = state
         .store

@@ -72,18 +72,7 @@ impl Store {
             tx.commit().await?;
             return Ok(ws);
         }
-        if let Some(user) = keep_last_for {
-            let others = tx
-                .fetch_all(
-                    "SELECT COUNT(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
-                     WHERE m.user_id = $1 AND w.id <> $2 AND w.status <> 'deleted'",
-                    params![user, id],
-                )
-                .await?;
-            if others[0].int(0)? == 0 {
-                return Err(Error::LastWorkspace);
-            }
-        }
+        keep_last(&mut tx, id, keep_last_for).await?;
         let now = now_ms();
         ws.status = Status::Deleted;
         ws.deleted_at = Some(now);
@@ -147,12 +136,28 @@ impl Store {
     }
 
     /// Deletes a workspace and everything in it (foreign keys cascade).
-    pub async fn purge_workspace(&self, id: &WorkspaceId) -> Result<bool, Error> {
-        let purged = self
-            .db
+    /// Purges a workspace at once (`DELETE ...?permanent=true`), under the
+    /// same `keep_last_workspace` policy as a soft delete (a workspace that
+    /// is already soft-deleted no longer counts as one the user has).
+    pub async fn purge_workspace(
+        &self,
+        id: &WorkspaceId,
+        keep_last_for: Option<&UserId>,
+        if_match: Option<i64>,
+    ) -> Result<bool, Error> {
+        let mut tx = self.db.begin().await?;
+        let ws = locked_workspace(&mut tx, id).await?;
+        if if_match.is_some_and(|v| v != ws.version) {
+            return Err(Error::VersionMismatch);
+        }
+        if ws.status != Status::Deleted {
+            keep_last(&mut tx, id, keep_last_for).await?;
+        }
+        let purged = tx
             .execute("DELETE FROM workspaces WHERE id = $1", params![id])
             .await?
             > 0;
+        tx.commit().await?;
         if purged {
             self.collect_orphan_logos().await?;
         }
@@ -174,4 +179,21 @@ impl Store {
         }
         Ok(purged)
     }
+}
+
+/// The `keep_last_workspace` policy: `user` (when the policy applies) must
+/// keep at least one workspace besides `id` that is not deleted.
+async fn keep_last(tx: &mut Tx, id: &WorkspaceId, user: Option<&UserId>) -> Result<(), Error> {
+    let Some(user) = user else { return Ok(()) };
+    let others = tx
+        .fetch_all(
+            "SELECT COUNT(*) FROM memberships m JOIN workspaces w ON w.id = m.workspace_id
+             WHERE m.user_id = $1 AND w.id <> $2 AND w.status <> 'deleted'",
+            params![user, id],
+        )
+        .await?;
+    if others[0].int(0)? == 0 {
+        return Err(Error::LastWorkspace);
+    }
+    Ok(())
 }
