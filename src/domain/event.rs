@@ -217,6 +217,9 @@ pub const TYPES: &[&str] = &[
     "workspace.unarchived",
     "workspace.deleted",
     "workspace.restored",
+    // Listed and subscribable (SPEC §9), never delivered: a purge deletes
+    // the workspace's events and webhooks with it (docs/events.md).
+    "workspace.purged",
     "workspace.transferred",
     "member.added",
     "member.joined",

@@ -164,8 +164,9 @@ pub fn events(raw: &[String]) -> Result<Vec<String>, FieldError> {
         ));
     }
     let mut out = Vec::new();
-    // Organization events belong to no workspace: no endpoint receives them.
-    let types = || TYPES.iter().filter(|t| !t.starts_with("organization."));
+    // Organization events reach the endpoints of the organization's
+    // workspaces (`store::webhooks::enqueue_deliveries`).
+    let types = || TYPES.iter();
     for e in raw {
         let known = e == "*"
             || types().any(|t| t == e)
@@ -253,7 +254,8 @@ mod tests {
         assert!(wants(&["*".into()], "run.failed"));
         assert!(events(&["member.exploded".into()]).is_err());
         assert!(events(&["nothing.*".into()]).is_err());
-        assert!(events(&["organization.*".into()]).is_err());
+        assert!(events(&["organization.*".into()]).is_ok());
+        assert!(events(&["workspace.purged".into()]).is_ok());
         assert!(events(&["webhook.created".into()]).is_ok());
         assert!(events(&[]).is_err());
     }

@@ -64,7 +64,11 @@ pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
         origin()
     };
     let (id, now) = (EventId::new(), now_ms());
-    let ws = event.workspace_id.clone();
+    let scope = match (&event.workspace_id, &event.organization_id) {
+        (Some(ws), _) => Some(super::webhooks::Subscribers::Workspace(ws.clone())),
+        (None, Some(org)) => Some(super::webhooks::Subscribers::Organization(org.clone())),
+        (None, None) => None,
+    };
     tx.execute(
         "INSERT INTO events (id, workspace_id, organization_id, type, actor_type, actor_id,
              target_type, target_id, changes, request_id, created_at)
@@ -85,9 +89,9 @@ pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
         ],
     )
     .await?;
-    // The workspace's webhooks that want it: queued in this transaction.
-    if let Some(ws) = ws {
-        super::webhooks::enqueue_deliveries(tx, &ws, &id, event.kind, now).await?;
+    // The webhooks that want it: queued in this transaction.
+    if let Some(scope) = scope {
+        super::webhooks::enqueue_deliveries(tx, &scope, &id, event.kind, now).await?;
     }
     Ok(())
 }

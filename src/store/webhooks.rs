@@ -12,7 +12,7 @@ use super::events::Event;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
 use crate::domain::event::{Changes, NewEvent};
-use crate::domain::ids::{EventId, WebhookId, WorkspaceId};
+use crate::domain::ids::{EventId, OrganizationId, WebhookId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::time::{Millis, MINUTE};
 use crate::domain::webhook::{backoff, DISABLE_AFTER, DISABLE_AFTER_FAILURES, RETRY_FOR};
@@ -143,23 +143,41 @@ fn delivery_from(r: &Row) -> Result<Delivery, Error> {
 /// its type, in the recording transaction. One statement, matching the
 /// stored subscriptions with LIKE (`_` in a type matches itself and, as a
 /// LIKE wildcard, any one character; no two types differ only there).
+/// Whose endpoints an event goes to.
+pub(crate) enum Subscribers {
+    /// The workspace's.
+    Workspace(WorkspaceId),
+    /// An organization's event (no workspace): the endpoints of every
+    /// workspace of the organization that is not deleted.
+    Organization(OrganizationId),
+}
+
 pub(crate) async fn enqueue_deliveries(
     tx: &mut Tx,
-    ws: &WorkspaceId,
+    to: &Subscribers,
     event: &EventId,
     kind: &str,
     now: Millis,
 ) -> Result<(), Error> {
     let resource = kind.split('.').next().unwrap_or(kind);
+    let (whose, key) = match to {
+        Subscribers::Workspace(ws) => ("w.workspace_id = $1", ws.as_str()),
+        Subscribers::Organization(org) => (
+            "w.workspace_id IN (SELECT id FROM workspaces WHERE organization_id = $1 AND status <> 'deleted')",
+            org.as_str(),
+        ),
+    };
     tx.execute(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, status, attempts,
-             next_attempt_at, created_at)
-         SELECT 'msg_' || substr($2, 5) || substr(w.id, 5), w.id, $2, $3, 'pending', 0, $6, $6
-         FROM webhooks w
-         WHERE w.workspace_id = $1 AND w.enabled = 1
-           AND (w.events LIKE '%,*,%' OR w.events LIKE $4 OR w.events LIKE $5)",
+        &format!(
+            "INSERT INTO webhook_deliveries (id, webhook_id, event_id, event_type, status, attempts,
+                 next_attempt_at, created_at)
+             SELECT 'msg_' || substr($2, 5) || substr(w.id, 5), w.id, $2, $3, 'pending', 0, $6, $6
+             FROM webhooks w
+             WHERE {whose} AND w.enabled = 1
+               AND (w.events LIKE '%,*,%' OR w.events LIKE $4 OR w.events LIKE $5)"
+        ),
         params![
-            ws,
+            key,
             event.as_str(),
             kind,
             format!("%,{kind},%"),

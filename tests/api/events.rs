@@ -92,6 +92,10 @@ async fn changes_are_recorded_with_actor_request_and_changes() {
         json!({"type": "workspace", "id": ws["id"]})
     );
     assert_eq!(created_event["request_id"], "req-create-1");
+    assert_eq!(
+        created_event["changes"],
+        json!({"name": [null, "Audit"], "slug": [null, ws["slug"]]})
+    );
     assert!(created_event["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(log[4]["target"], json!({"type": "member", "id": bob.id}));
     assert_eq!(log[4]["changes"], json!({"role": [null, "member"]}));
@@ -123,6 +127,56 @@ async fn changes_are_recorded_with_actor_request_and_changes() {
     )
     .await
     .assert_problem(400, "invalid_parameter");
+    // Every type of SPEC §9 is a valid filter, even one never listed here.
+    for kind in ["workspace.purged", "organization.created"] {
+        let r = app
+            .get(
+                &format!("{}?type={kind}", ws_path(&ws, "events")),
+                &ada.token,
+            )
+            .await;
+        r.assert(200);
+        assert_eq!(r.body["data"], json!([]), "{kind}");
+    }
+
+    // Lifecycle events say what moved: the status.
+    let base = format!("/v1/workspaces/{}", ws["id"].as_str().unwrap());
+    let archive = format!("{base}/archive");
+    for on in [true, false] {
+        app.post(&archive, &ada.token, json!({"archive": on}))
+            .await
+            .assert(200);
+    }
+    app.delete(&base, &ada.token).await.assert(200);
+    app.post(&format!("{base}/restore"), &ada.token, json!({}))
+        .await
+        .assert(200);
+    let log = events(&app, &ws, &ada.token).await;
+    let lifecycle: Vec<(&str, &Value)> = log[..4]
+        .iter()
+        .map(|e| (e["type"].as_str().unwrap(), &e["changes"]))
+        .collect();
+    assert_eq!(
+        lifecycle,
+        [
+            (
+                "workspace.restored",
+                &json!({"status": ["deleted", "active"]})
+            ),
+            (
+                "workspace.deleted",
+                &json!({"status": ["active", "deleted"]})
+            ),
+            (
+                "workspace.unarchived",
+                &json!({"status": ["archived", "active"]})
+            ),
+            (
+                "workspace.archived",
+                &json!({"status": ["active", "archived"]})
+            ),
+        ]
+    );
 }
 
 #[tokio::test]

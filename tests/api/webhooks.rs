@@ -375,3 +375,58 @@ async fn failed_deliveries_back_off_and_disable_the_endpoint() {
     assert_eq!(d.body["data"][0]["event_type"], "settings.updated");
     assert_eq!(d.body["data"][0]["status"], "failed");
 }
+
+#[tokio::test]
+async fn organization_events_reach_the_endpoints_of_its_workspaces() {
+    let app = TestApp::spawn_with(|c| c.webhooks.allow_private_urls = true).await;
+    let ada = app.signup("Ada").await;
+    let created = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": "Org Hooks", "organization": {"name": "Acme"}}),
+        )
+        .await;
+    created.assert(201);
+    let ws = created.body.clone();
+    let org = ws["organization_id"].as_str().unwrap().to_owned();
+    let lone = app.workspace(&ada, "No Org").await;
+    let (url, seen) = receiver(Arc::new(Mutex::new(204))).await;
+    // Every type SPEC §9 lists may be subscribed to, organization.* and
+    // workspace.purged included.
+    for events in [json!(["organization.*"]), json!(["workspace.purged"])] {
+        app.post(
+            &ws_path(&lone, "webhooks"),
+            &ada.token,
+            json!({"url": url, "events": events}),
+        )
+        .await
+        .assert(201);
+    }
+    app.post(
+        &ws_path(&ws, "webhooks"),
+        &ada.token,
+        json!({"url": url, "events": ["organization.updated"]}),
+    )
+    .await
+    .assert(201);
+    app.patch(
+        &format!("/v1/organizations/{org}"),
+        &ada.token,
+        json!({"name": "Acme Corp"}),
+    )
+    .await
+    .assert(200);
+    let sender = Sender::new(true).unwrap();
+    // Only the endpoint of the organization's workspace gets it.
+    assert_eq!(sender.deliver_due(&app.state, now_ms()).await.unwrap(), 1);
+    let (_, body) = seen.lock().unwrap()[0].clone();
+    let payload: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(payload["type"], "organization.updated");
+    assert_eq!(payload["data"]["organization_id"], org.as_str());
+    assert_eq!(payload["data"]["workspace_id"], Value::Null);
+    assert_eq!(
+        payload["data"]["changes"],
+        json!({"name": ["Acme", "Acme Corp"]})
+    );
+}

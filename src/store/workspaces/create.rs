@@ -162,8 +162,12 @@ impl Store {
             crate::store::bridges::bridge_created(&mut tx, &id, &bridge).await?;
         }
         crate::store::settings::check_settings(&mut tx, &id, &new.settings).await?;
+        let created = crate::domain::event::Changes::new()
+            .field("name", Json::Null, new.name.as_str())
+            .field("slug", Json::Null, slug.as_str());
         let event = NewEvent::in_workspace("workspace.created", &id, "workspace", id.as_str())
-            .in_org(org_id.clone());
+            .in_org(org_id.clone())
+            .with_changes(created);
         crate::store::events::record(&mut tx, event).await?;
         tx.commit().await?;
         Ok((

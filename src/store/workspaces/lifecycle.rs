@@ -1,7 +1,7 @@
 //! Archive, soft delete, restore, purge.
 
 use super::*;
-use crate::domain::event::NewEvent;
+use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::time::{now_ms, Millis};
 use crate::domain::workspace::{Status, Workspace};
@@ -33,6 +33,7 @@ impl Store {
             return Ok(ws);
         }
         let now = now_ms();
+        let changes = Changes::new().field("status", ws.status.as_str(), target.as_str());
         ws.status = target;
         ws.archived_at = archive.then_some(now);
         ws.updated_at = now;
@@ -48,7 +49,8 @@ impl Store {
             "workspace.unarchived"
         };
         let event = NewEvent::in_workspace(kind, &ws.id, "workspace", ws.id.as_str())
-            .in_org(ws.organization_id.clone());
+            .in_org(ws.organization_id.clone())
+            .with_changes(changes);
         record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
@@ -74,6 +76,7 @@ impl Store {
         }
         keep_last(&mut tx, id, keep_last_for).await?;
         let now = now_ms();
+        let changes = Changes::new().field("status", ws.status.as_str(), "deleted");
         ws.status = Status::Deleted;
         ws.deleted_at = Some(now);
         ws.purge_at = Some(now + retention_ms);
@@ -87,7 +90,8 @@ impl Store {
         .await?;
         let event =
             NewEvent::in_workspace("workspace.deleted", &ws.id, "workspace", ws.id.as_str())
-                .in_org(ws.organization_id.clone());
+                .in_org(ws.organization_id.clone())
+                .with_changes(changes);
         record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
@@ -129,16 +133,17 @@ impl Store {
         .await?;
         let event =
             NewEvent::in_workspace("workspace.restored", &ws.id, "workspace", ws.id.as_str())
-                .in_org(ws.organization_id.clone());
+                .in_org(ws.organization_id.clone())
+                .with_changes(Changes::new().field("status", "deleted", ws.status.as_str()));
         record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
     }
 
-    /// Deletes a workspace and everything in it (foreign keys cascade).
-    /// Purges a workspace at once (`DELETE ...?permanent=true`), under the
-    /// same `keep_last_workspace` policy as a soft delete (a workspace that
-    /// is already soft-deleted no longer counts as one the user has).
+    /// Purges a workspace and everything in it (foreign keys cascade) at
+    /// once (`DELETE ...?permanent=true`), under the same
+    /// `keep_last_workspace` policy as a soft delete (a workspace that is
+    /// already soft-deleted no longer counts as one the user has).
     pub async fn purge_workspace(
         &self,
         id: &WorkspaceId,
