@@ -271,14 +271,14 @@ impl Store {
         if if_match.is_some_and(|v| v != version) {
             return Err(Error::VersionMismatch);
         }
-        // Not given: the zone already set (kept when clearing), else UTC.
-        let zone = timezone
-            .or_else(|| old_tz.as_deref().and_then(|t| parse_timezone(t).ok()))
-            .unwrap_or(Tz::UTC);
+        // A PUT replaces the schedule: a zone not given is UTC (SPEC §8:
+        // `timezone?: "UTC"`), as GET shows for a workspace never scheduled.
+        let zone = timezone.unwrap_or(Tz::UTC);
         let timezone = zone.name();
+        let old_tz = old_tz.unwrap_or_else(|| Tz::UTC.name().to_owned());
         let cron = schedule.map(|s| s.cron.clone());
         let next_run_at = schedule.and_then(|s| s.next_after(now, zone));
-        let changed = cron != old_cron || old_tz.as_deref() != Some(timezone);
+        let changed = cron != old_cron || old_tz != timezone;
         let version = if changed { version + 1 } else { version };
         // One statement on both databases: SQLite has had PostgreSQL's
         // upsert syntax since 3.24.

@@ -76,6 +76,16 @@ async fn setting_a_schedule_queues_a_run_at_once() {
     put(&app, &path, &member.token, json!({"cron": "0 0 * * *"}))
         .await
         .assert_problem(403, "forbidden");
+    // Clearing a schedule never set changes nothing: no version, no event.
+    let r = put(&app, &path, &ada.token, json!({"cron": null})).await;
+    r.assert(200);
+    assert_eq!(r.body["run"], json!({"status": "not-requested"}));
+    assert_eq!(r.body["schedule"]["version"], 0);
+    assert_eq!(r.body["schedule"]["timezone"], "UTC");
+    let log = app
+        .get(&ws_path(&ws, "events?type=schedule.updated"), &ada.token)
+        .await;
+    assert_eq!(log.body["data"], json!([]));
 
     // No providers: the schedule is set, its run is `empty`.
     let before = now_ms();
@@ -125,17 +135,27 @@ async fn setting_a_schedule_queues_a_run_at_once() {
     assert_eq!(r.body["schedule"]["cron"], Value::Null);
     assert_eq!(r.body["schedule"]["next_run_at"], Value::Null);
     assert_eq!(r.body["schedule"]["last_run_at"], run.body["created_at"]);
-    assert_eq!(
-        r.body["schedule"]["timezone"], "Europe/Paris",
-        "the zone stays"
-    );
-    // Set again without a zone: still Paris (09:30 there is 08:30 UTC in winter).
-    let r = put(&app, &path, &ada.token, json!({"cron": "30 9 * * *"})).await;
+    // A PUT replaces the schedule: no zone given is UTC (SPEC §8).
+    assert_eq!(r.body["schedule"]["timezone"], "UTC");
+    let r = put(
+        &app,
+        &path,
+        &ada.token,
+        json!({"cron": "30 9 * * *", "timezone": "Europe/Paris"}),
+    )
+    .await;
     assert_eq!(r.body["schedule"]["timezone"], "Europe/Paris");
+    // 09:30 in Paris is 08:30 UTC in winter, 07:30 in summer.
     let next = ms(&r.body["schedule"]["next_run_at"]);
     assert!(
         next % (24 * HOUR) == 8 * HOUR + 30 * MINUTE
             || next % (24 * HOUR) == 7 * HOUR + 30 * MINUTE
+    );
+    let r = put(&app, &path, &ada.token, json!({"cron": "30 9 * * *"})).await;
+    assert_eq!(r.body["schedule"]["timezone"], "UTC");
+    assert_eq!(
+        ms(&r.body["schedule"]["next_run_at"]) % (24 * HOUR),
+        9 * HOUR + 30 * MINUTE
     );
     // If-Match guards the schedule like any versioned resource.
     app.call_with(
