@@ -7,11 +7,12 @@ use super::lists::{page_newest_first, NewestFirst};
 use super::ratelimit::{add_in_tx, window_start};
 use super::workspaces::CountedLimit;
 use crate::domain::event::{Changes, NewEvent};
-use crate::domain::ids::{OrganizationId, UserId};
+use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
 use crate::domain::roles::OrgRole;
 use crate::domain::slug;
 use crate::domain::time::{now_ms, Millis};
+use crate::domain::workspace::Status;
 use crate::domain::Error;
 use crate::params;
 use serde_json::Value as Json;
@@ -252,8 +253,10 @@ impl super::Store {
         Ok(tx.commit().await?)
     }
 
-    /// Deletes an organization that holds no workspaces (soft-deleted ones
-    /// not yet purged count: they can still be restored into it).
+    /// Deletes an organization that holds no workspaces. Soft-deleted ones
+    /// do not count (SPEC §6: the organization then lists none and shows
+    /// `workspace_count` 0): they leave the organization and stay
+    /// restorable by their owners until purged.
     pub async fn delete_organization(
         &self,
         id: &OrganizationId,
@@ -271,15 +274,37 @@ impl super::Store {
         if if_match.is_some_and(|v| v != row.int(0).unwrap_or(-1)) {
             return Err(Error::VersionMismatch);
         }
-        let held = tx
-            .fetch_all(
-                "SELECT COUNT(*) FROM workspaces WHERE organization_id = $1",
-                params![id],
+        // Locked, so a restore cannot bring one back between the check and
+        // the detaching below.
+        let sql = format!(
+            "SELECT id, status FROM workspaces WHERE organization_id = $1{}",
+            tx.for_update()
+        );
+        let held = tx.fetch_all(&sql, params![id]).await?;
+        let mut deleted = Vec::with_capacity(held.len());
+        for row in &held {
+            if row.str(1)? != Status::Deleted.as_str() {
+                return Err(Error::OrganizationNotEmpty);
+            }
+            deleted.push(WorkspaceId::from_db(row.text(0)?));
+        }
+        if !deleted.is_empty() {
+            tx.execute(
+                "UPDATE workspaces SET organization_id = NULL, updated_at = $2, version = version + 1
+                 WHERE organization_id = $1",
+                params![id, now_ms()],
             )
-            .await?[0]
-            .int(0)?;
-        if held > 0 {
-            return Err(Error::OrganizationNotEmpty);
+            .await?;
+            for ws in &deleted {
+                let event =
+                    NewEvent::in_workspace("workspace.updated", ws, "workspace", ws.as_str())
+                        .with_changes(Changes::new().field(
+                            "organization_id",
+                            id.as_str(),
+                            Json::Null,
+                        ));
+                record(&mut tx, event).await?;
+            }
         }
         tx.execute("DELETE FROM organizations WHERE id = $1", params![id])
             .await?;

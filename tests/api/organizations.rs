@@ -169,23 +169,36 @@ async fn only_empty_organizations_can_be_deleted_by_owners() {
     app.delete(&path, &owner.token)
         .await
         .assert_problem(409, "organization_not_empty");
-    // A soft-deleted workspace still counts until purged.
+    // An archived workspace is still held.
     let ws_path = format!("/v1/workspaces/{}", ws.body["id"].as_str().unwrap());
+    app.post(
+        &format!("{ws_path}/archive"),
+        &owner.token,
+        json!({"archive": true}),
+    )
+    .await
+    .assert(200);
+    app.delete(&path, &owner.token)
+        .await
+        .assert_problem(409, "organization_not_empty");
+    // A soft-deleted one is not: it leaves the organization with it and
+    // stays restorable by its owner.
     app.delete(&ws_path, &owner.token).await.assert(200);
     assert_eq!(
         app.get(&path, &owner.token).await.body["workspace_count"],
         0
     );
-    app.delete(&path, &owner.token)
-        .await
-        .assert_problem(409, "organization_not_empty");
-    app.delete(&format!("{ws_path}?permanent=true"), &owner.token)
-        .await
-        .assert(200);
     app.delete(&path, &owner.token).await.assert(204);
     app.get(&path, &owner.token)
         .await
         .assert_problem(404, "not_found");
+    let restored = app
+        .post(&format!("{ws_path}/restore"), &owner.token, json!({}))
+        .await;
+    restored.assert(200);
+    assert_eq!(restored.body["organization_id"], Value::Null);
+    assert_eq!(restored.body["status"], "archived");
+    assert_eq!(restored.body["role"], "owner");
 }
 
 #[tokio::test]
