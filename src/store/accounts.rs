@@ -148,12 +148,13 @@ impl Store {
         if_match: Option<i64>,
     ) -> Result<User, Error> {
         // With no If-Match, any version; with one, only that version (the
-        // -1 of a weak or malformed tag matches none).
+        // -1 of a weak or malformed tag matches none). The same name again
+        // is no change (`name <> $2`): no new version.
         let n = self
             .db
             .execute(
                 "UPDATE users SET name = $2, updated_at = $3, version = version + 1
-                 WHERE id = $1 AND ($4 = 0 OR version = $5)",
+                 WHERE id = $1 AND ($4 = 0 OR version = $5) AND name <> $2",
                 params![
                     id,
                     name,
@@ -163,14 +164,13 @@ impl Store {
                 ],
             )
             .await?;
-        if n == 0 {
-            return Err(if if_match.is_some() {
-                Error::VersionMismatch
-            } else {
-                Error::NotFound
-            });
+        let user = self.user_by_id(id).await?.ok_or(Error::NotFound)?;
+        // Nothing written with an If-Match: a stale version (or one that
+        // moved on since, when the name differs), unless it was a no-op.
+        if n == 0 && if_match.is_some_and(|v| v != user.version || user.name != name) {
+            return Err(Error::VersionMismatch);
         }
-        self.user_by_id(id).await?.ok_or(Error::NotFound)
+        Ok(user)
     }
 
     pub async fn create_token(&self, t: NewToken<'_>) -> Result<TokenRecord, Error> {

@@ -446,6 +446,32 @@ async fn patch_validates_fields() {
 }
 
 #[tokio::test]
+async fn a_patch_that_changes_nothing_keeps_the_version() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Steady").await;
+    let path = ws_path(&ws);
+    let same = json!({"name": "Steady", "slug": ws["slug"], "settings": {}, "description": null});
+    let r = app.patch(&path, &ada.token, same).await;
+    r.assert(200);
+    assert_eq!(r.body["version"], ws["version"]);
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(r.body["updated_at"], ws["updated_at"]);
+    let r = app.patch(&path, &ada.token, json!({"name": "Moved"})).await;
+    assert_eq!(r.body["version"], 2);
+    // The same holds for a profile.
+    let me = app.get("/v1/me", &ada.token).await;
+    let name = me.body["name"].as_str().unwrap();
+    let r = app.patch("/v1/me", &ada.token, json!({"name": name})).await;
+    r.assert(200);
+    assert_eq!(r.body["version"], me.body["version"]);
+    let log = app
+        .get(&format!("{path}/events?type=workspace.updated"), &ada.token)
+        .await;
+    assert_eq!(log.body["data"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn archived_workspaces_are_read_only() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;

@@ -83,6 +83,13 @@ impl Store {
         if let Some(v) = patch.onboarding_completed_at {
             ws.onboarding_completed_at = v;
         }
+        // A patch that changes nothing (the same name again) is not a
+        // change: no new version, no event, as for settings.
+        let changed = changes(&before, &ws);
+        if changed.is_empty() {
+            tx.commit().await?;
+            return Ok(before);
+        }
         ws.updated_at = now_ms();
         ws.version += 1;
         let r = tx
@@ -118,7 +125,7 @@ impl Store {
         let event =
             NewEvent::in_workspace("workspace.updated", &ws.id, "workspace", ws.id.as_str())
                 .in_org(ws.organization_id.clone())
-                .with_changes(changes(&before, &ws));
+                .with_changes(changed);
         record(&mut tx, event).await?;
         tx.commit().await?;
         Ok(ws)
