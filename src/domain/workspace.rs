@@ -226,6 +226,8 @@ pub fn branch(raw: &str) -> Result<String, FieldError> {
     });
     let bad = bad_char
         || raw == "@"
+        // `git check-ref-format --branch HEAD` refuses it too.
+        || raw == "HEAD"
         || raw.starts_with('-')
         || raw.starts_with('/')
         || raw.ends_with('/')
@@ -266,7 +268,7 @@ mod tests {
         assert!(domain("-bad.com").is_err());
         assert!(branch("feature/new-ui").is_ok());
         for bad in [
-            "a..b", "a b", "-x", "x.lock", "x/", "a@{b", "a:b", ".hidden",
+            "a..b", "a b", "-x", "x.lock", "x/", "a@{b", "a:b", ".hidden", "HEAD",
         ] {
             assert!(branch(bad).is_err(), "{bad}");
         }

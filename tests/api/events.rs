@@ -321,7 +321,7 @@ async fn services_and_the_system_are_actors_too() {
     assert_eq!(scheduled["actor"], json!({"type": "system", "id": null}));
     assert_eq!(scheduled["request_id"], Value::Null);
     assert_eq!(log[2]["actor"]["type"], "user"); // the schedule's own run
-    // The zone was UTC already (the default): only the cron moved.
+                                                 // The zone was UTC already (the default): only the cron moved.
     assert_eq!(log[3]["changes"], json!({"cron": [null, "0 * * * *"]}));
     assert_eq!(log[4]["changes"], json!({"providers": [[], ["openai"]]}));
 }
