@@ -54,6 +54,15 @@ impl Validator {
         v.and_then(|v| self.check(f(v)))
     }
 
+    /// A required value, checked with the others (so its absence is listed
+    /// with every other invalid field): `None` records `field: required`.
+    pub fn required<T>(&mut self, field: &str, v: Option<T>) -> Option<T> {
+        if v.is_none() {
+            self.push(FieldError::new(field, "required", "is required"));
+        }
+        v
+    }
+
     pub fn push(&mut self, e: FieldError) {
         self.errors.push(e);
     }

@@ -66,9 +66,14 @@ pub struct SessionResponse {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
-    pub email: String,
-    pub password: String,
-    pub name: String,
+    // Optional to serde, required by the validator: a missing field is
+    // listed with every other invalid one (SPEC §1).
+    #[schema(required = true)]
+    pub email: Option<String>,
+    #[schema(required = true)]
+    pub password: Option<String>,
+    #[schema(required = true)]
+    pub name: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -162,9 +167,15 @@ pub async fn signup(
         ));
     }
     let mut v = Validator::new();
-    let email = v.check(account::email(&req.email));
-    let password = v.check(account::password(&req.password));
-    let name = v.check(account::user_name(&req.name));
+    let email = v
+        .required("email", req.email.as_deref())
+        .and_then(|e| v.check(account::email(e)));
+    let password = v
+        .required("password", req.password.as_deref())
+        .and_then(|p| v.check(account::password(p)));
+    let name = v
+        .required("name", req.name.as_deref())
+        .and_then(|n| v.check(account::user_name(n)));
     v.finish()?;
     let (email, password, name) = (
         email.expect("checked"),

@@ -9,6 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use super::error::{ApiError, Code};
 use crate::app::AppState;
@@ -455,39 +456,146 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             format!("The body is not valid JSON: {inner}."),
         ));
     }
+    let first = shape_error(&path, &inner);
+    // SPEC §1: `errors` lists every invalid field at once, so the rest of
+    // the body's shape errors are gathered too (only on this error path).
+    let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+    let mut errors = vec![first.clone()];
+    for e in more_shape_errors::<T>(body, &first) {
+        if !errors.iter().any(|known| known.field == e.field) {
+            errors.push(e);
+        }
+    }
+    Err(if first.code == "unknown" {
+        ApiError::with_errors(
+            Code::UnknownField,
+            format!("Unknown field '{}'.", first.field),
+            errors,
+        )
+    } else {
+        ApiError::from(Error::Validation(errors))
+    })
+}
+
+/// The field error for one deserialization error at `path` (serde_path_to_error's
+/// dotted path, `.` for the body itself).
+fn shape_error(path: &str, inner: &serde_json::Error) -> FieldError {
     let msg = inner.to_string();
     let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-    let join = |name: &str| {
-        if path == "." {
-            name.to_owned()
-        } else {
-            format!("{path}.{name}")
-        }
-    };
     let quoted = msg.split('`').nth(1).unwrap_or("").to_owned();
     if msg.starts_with("unknown field") {
         // The path already ends at the unknown key.
-        let field = if path == "." { quoted } else { path };
-        return Err(ApiError::with_errors(
-            Code::UnknownField,
-            format!("Unknown field '{field}'."),
-            vec![FieldError::new(
-                field,
-                "unknown",
-                "is not a field of this request",
-            )],
-        ));
+        let field = if path == "." { quoted } else { path.to_owned() };
+        return FieldError::new(field, "unknown", "is not a field of this request");
     }
     if msg.starts_with("missing field") {
-        let field = join(&quoted);
-        return Err(ApiError::from(Error::field(
-            &field,
-            "required",
-            "is required",
-        )));
+        let field = if path == "." {
+            quoted
+        } else {
+            format!("{path}.{quoted}")
+        };
+        return FieldError::new(field, "required", "is required");
     }
-    let field = if path == "." { "body".to_owned() } else { path };
-    Err(ApiError::from(Error::field(&field, "invalid_type", msg)))
+    let field = if path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    };
+    FieldError::new(field, "invalid_type", msg)
+}
+
+/// Values that stand in for a field while the rest of a body is checked.
+fn stand_ins() -> [Value; 6] {
+    [
+        Value::String(String::new()),
+        Value::from(0),
+        Value::Bool(false),
+        Value::Array(Vec::new()),
+        Value::Object(serde_json::Map::new()),
+        Value::Null,
+    ]
+}
+
+/// Every shape error of `body` after `first`: each bad field is removed
+/// (unknown) or given a stand-in of a type `T` accepts (missing or of the
+/// wrong type), and `T` is parsed again, until it parses or no stand-in
+/// helps. Bounded: at most one round per field and 64 in all.
+fn more_shape_errors<T: DeserializeOwned>(mut body: Value, first: &FieldError) -> Vec<FieldError> {
+    let parse = |v: &Value| -> Option<FieldError> {
+        serde_path_to_error::deserialize::<_, T>(v.clone())
+            .err()
+            .map(|e| shape_error(&e.path().to_string(), e.inner()))
+    };
+    let mut found: Vec<FieldError> = Vec::new();
+    let mut current = first.clone();
+    for _ in 0..64 {
+        let next = if current.code == "unknown" {
+            let Some(slot) = slot_of(&mut body, &current.field) else {
+                break;
+            };
+            slot.remove();
+            parse(&body)
+        } else {
+            let mut fixed = None;
+            for stand_in in stand_ins() {
+                let Some(slot) = slot_of(&mut body, &current.field) else {
+                    break;
+                };
+                slot.set(stand_in);
+                let e = parse(&body);
+                if e.as_ref().is_none_or(|e| e.field != current.field) {
+                    fixed = Some(e);
+                    break;
+                }
+            }
+            match fixed {
+                Some(e) => e,
+                None => break,
+            }
+        };
+        match next {
+            Some(e) if e.field != first.field && !found.iter().any(|f| f.field == e.field) => {
+                found.push(e.clone());
+                current = e;
+            }
+            _ => break,
+        }
+    }
+    found
+}
+
+/// Where a dotted field path (`organization.name`, `invitations[2].email`
+/// is not followed: only object keys) points into `body`.
+fn slot_of<'a>(body: &'a mut Value, field: &str) -> Option<Slot<'a>> {
+    let mut parts = field.split('.').peekable();
+    let mut obj = body.as_object_mut()?;
+    loop {
+        let key = parts.next()?;
+        if key.contains('[') {
+            return None;
+        }
+        if parts.peek().is_none() {
+            return Some(Slot {
+                obj,
+                key: key.to_owned(),
+            });
+        }
+        obj = obj.get_mut(key)?.as_object_mut()?;
+    }
+}
+
+struct Slot<'a> {
+    obj: &'a mut serde_json::Map<String, Value>,
+    key: String,
+}
+
+impl Slot<'_> {
+    fn remove(self) {
+        self.obj.remove(&self.key);
+    }
+    fn set(self, v: Value) {
+        self.obj.insert(self.key, v);
+    }
 }
 
 /// A query string parsed into `T`; bad values are 400 `invalid_parameter`

@@ -135,6 +135,76 @@ async fn wrong_types_and_missing_fields_name_the_field() {
 }
 
 #[tokio::test]
+async fn missing_and_mistyped_fields_are_listed_with_every_other_error() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    // A missing name with a bad slug and a long description: all three.
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"slug": "-bad-", "description": "d".repeat(501)}),
+        )
+        .await;
+    r.assert_problem(400, "validation_failed");
+    assert_eq!(r.fields(), vec!["name", "slug", "description"]);
+    assert_eq!(r.body["errors"][0]["code"], "required");
+    // Two fields of the wrong type, one nested: all three.
+    let r = app
+        .post(
+            "/v1/workspaces",
+            &ada.token,
+            json!({"name": 5, "slug": 5, "organization": {"name": true}}),
+        )
+        .await;
+    r.assert_problem(400, "validation_failed");
+    let mut f = r.fields();
+    f.sort();
+    assert_eq!(f, vec!["name", "organization.name", "slug"]);
+    assert!(r.body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["code"] == "invalid_type"));
+    // A signup with nothing in it names every field.
+    let r = app
+        .call("POST", "/v1/auth/signup", None, Some(json!({})))
+        .await;
+    r.assert_problem(400, "validation_failed");
+    assert_eq!(r.fields(), vec!["email", "password", "name"]);
+    let r = app
+        .call(
+            "POST",
+            "/v1/auth/signup",
+            None,
+            Some(json!({"email": "not-an-email", "password": 12})),
+        )
+        .await;
+    r.assert_problem(400, "validation_failed");
+    // Types are checked before values: a body with a field of the wrong JSON
+    // type lists every such field; the rules on values come after.
+    assert_eq!(r.fields(), vec!["password"]);
+    // Routes whose fields serde requires: every shape error at once.
+    let r = app
+        .post(
+            "/v1/me/tokens",
+            &ada.token,
+            json!({"expires_in_days": "soon"}),
+        )
+        .await;
+    r.assert_problem(400, "validation_failed");
+    let mut f = r.fields();
+    f.sort();
+    assert_eq!(f, vec!["expires_in_days", "name"]);
+    // An unknown field with a missing one: unknown_field, both listed.
+    let r = app
+        .post("/v1/me/tokens", &ada.token, json!({"nmae": "cli"}))
+        .await;
+    r.assert_problem(400, "unknown_field");
+    assert_eq!(r.fields(), vec!["nmae", "name"]);
+}
+
+#[tokio::test]
 async fn unknown_fields_are_refused_to_stop_mass_assignment() {
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;

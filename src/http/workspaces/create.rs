@@ -31,8 +31,10 @@ pub struct NewOrganizationInline {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateWorkspaceRequest {
-    /// 2-50 characters after trimming.
-    pub name: String,
+    /// 2-50 characters after trimming. Required; checked with the other
+    /// fields, so a missing name is listed with every other invalid field.
+    #[schema(required = true)]
+    pub name: Option<String>,
     /// Generated from the name when omitted.
     pub slug: Option<String>,
     pub description: Option<String>,
@@ -65,7 +67,9 @@ fn parse_new_workspace(
     template: &Template,
 ) -> Result<NewWorkspace, Error> {
     let mut v = Validator::new();
-    let name = v.check(workspace::name(&req.name));
+    let name = v
+        .required("name", req.name.as_deref())
+        .and_then(|n| v.check(workspace::name(n)));
     let slug = v.check_opt(req.slug, |s| Slug::parse("slug", &s).map(Slug::into_string));
     let fields = OptionalFields {
         description: v.check_opt(req.description, |s| workspace::description(&s)),
@@ -98,14 +102,16 @@ fn parse_new_workspace(
             None => return Err(Error::NotFound),
         },
         (None, Some(org)) => {
-            let raw = org.name.unwrap_or_else(|| req.name.clone());
-            v.check(crate::domain::validation::text(
-                "organization.name",
-                &raw,
-                2,
-                80,
-            ))
-            .map(|name| OrgChoice::New { name })
+            // Defaults to the workspace's name (already reported if missing).
+            org.name.or(req.name).and_then(|raw| {
+                v.check(crate::domain::validation::text(
+                    "organization.name",
+                    &raw,
+                    2,
+                    80,
+                ))
+                .map(|name| OrgChoice::New { name })
+            })
         }
         (None, None) => None,
     };
