@@ -1,5 +1,6 @@
-//! `GET /metrics` in the Prometheus text format: requests and latency by
-//! route and status, database connections. Platform admin only, unless
+//! `GET /metrics` in the Prometheus (OpenMetrics) text format: request
+//! counts and latency histograms, both by method, route and status; database
+//! connections; the run queue's depth. Platform admin only, unless
 //! `metrics_public = true` (a scraper on a private network).
 
 use std::collections::HashMap;
@@ -14,8 +15,10 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::error::{ApiError, Code};
+use super::error::{ApiError, Code, Problem};
 use crate::app::AppState;
 use crate::domain::account::TokenKind;
 
@@ -27,27 +30,25 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabels {
-    pub method: String,
-    pub route: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PoolLabels {
     pub state: &'static str,
+}
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(metrics))
 }
 
 pub struct Metrics {
     registry: Mutex<Registry>,
     requests: Family<RequestLabels, Counter>,
-    latency: Family<RouteLabels, Histogram>,
+    latency: Family<RequestLabels, Histogram>,
     pool: Family<PoolLabels, Gauge>,
     /// Runs waiting for a worker, read at each scrape.
     queued_runs: Gauge,
     /// The two families' metrics of each route, method and status seen, as
     /// handles that share the families' counts. A request then costs one
-    /// foldhash lookup by the route's `&str`; asking the families costs two
-    /// SipHash lookups of owned label sets, four strings allocated for them.
+    /// foldhash lookup by the route's `&str`; asking the families would cost
+    /// two SipHash lookups of an owned label set, two strings allocated for it.
     seen: Mutex<HashMap<Box<str>, Vec<Seen>, foldhash::fast::RandomState>>,
 }
 
@@ -61,7 +62,7 @@ struct Seen {
 impl Default for Metrics {
     fn default() -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
+        let latency = Family::<RequestLabels, Histogram>::new_with_constructor(|| {
             Histogram::new([
                 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
             ])
@@ -75,7 +76,7 @@ impl Default for Metrics {
         );
         registry.register(
             "http_request_duration_seconds",
-            "HTTP request latency by route",
+            "HTTP request latency by route and status",
             latency.clone(),
         );
         registry.register(
@@ -136,21 +137,13 @@ impl Metrics {
     /// The families' metrics of a route, method and status (created on
     /// first use).
     fn handles(&self, method: &'static str, route: &str, status: u16) -> Seen {
-        let requests = self
-            .requests
-            .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-                status,
-            })
-            .clone();
-        let latency = self
-            .latency
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
-            .clone();
+        let labels = RequestLabels {
+            method: method.to_owned(),
+            route: route.to_owned(),
+            status,
+        };
+        let requests = self.requests.get_or_create(&labels).clone();
+        let latency = self.latency.get_or_create(&labels).clone();
         Seen {
             method,
             status,
@@ -160,7 +153,18 @@ impl Metrics {
     }
 }
 
-/// Prometheus metrics (platform admin token, or public by configuration).
+/// Prometheus metrics, in the OpenMetrics text format: request counts and
+/// latency histograms by method, route and status, database connections, and
+/// the run queue's depth.
+///
+/// Needs the platform admin token (any other token: 403), unless the server
+/// is configured with `metrics_public = true`.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "The metrics", body = String,
+            content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        (status = 401, description = "No token, or not a valid one (`unauthenticated`)", body = Problem),
+        (status = 403, description = "A token that is not the platform admin's (`forbidden`)", body = Problem)))]
 pub async fn metrics(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod org_members;
 pub mod organizations;
 pub mod projects;
+pub mod reference;
 pub mod response;
 pub mod runs;
 pub mod server;
@@ -28,10 +29,7 @@ pub mod settings;
 pub mod webhooks;
 pub mod workspaces;
 
-use std::sync::Arc;
-
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -71,6 +69,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     doc.openapi = utoipa::openapi::OpenApiVersion::Version31;
     let (router, doc) = OpenApiRouter::with_openapi(doc)
         .merge(ops::routes())
+        .merge(metrics::routes())
+        .merge(reference::routes())
         .merge(accounts::routes())
         .merge(workspaces::routes())
         .merge(members::routes())
@@ -168,27 +168,13 @@ fn problem_content_type(doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenA
     serde_json::from_value(v).expect("openapi deserializes")
 }
 
+/// The routes of [`api`], every one of them in the document: add a route
+/// there (`routes!`), never here, or `/openapi.json` stops matching the
+/// server.
 pub fn router(_state: AppState) -> Router<AppState> {
     let (routes, doc) = api();
-    let doc = Arc::new(doc.to_json().expect("openapi serializes"));
+    reference::init(&doc);
     routes
-        .route(
-            "/openapi.json",
-            get(move || {
-                let doc = doc.clone();
-                async move {
-                    (
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        doc.as_str().to_owned(),
-                    )
-                }
-            }),
-        )
-        .route("/metrics", get(metrics::metrics))
-        .route(
-            "/docs",
-            get(|| async { axum::response::Html(include_str!("docs.html")) }),
-        )
         .fallback(|| async { ApiError::new(Code::NotFound, "No such route.") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -212,4 +198,39 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
         "Internal error; quote the request id when reporting it.",
     )
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    /// A route added to an axum `Router` directly (`route`, `nest`, ...)
+    /// would be served without being in `/openapi.json`: every route goes
+    /// through `api()`'s `routes!`, which documents it. (Test modules may
+    /// build routers of their own.)
+    #[test]
+    fn no_route_is_added_outside_the_document() {
+        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/src");
+        let mut files = vec![std::path::PathBuf::from(root).join("app.rs")];
+        let mut dirs = vec![std::path::PathBuf::from(root).join("http")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    files.push(path);
+                }
+            }
+        }
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap();
+            for call in [".route(", ".route_service(", ".nest(", ".nest_service("] {
+                assert!(
+                    !code.contains(call),
+                    "{} adds a route with `{call}`: use `routes!` in `api()`",
+                    file.display()
+                );
+            }
+        }
+    }
 }

@@ -58,8 +58,47 @@ pub fn sqlite_migrations() -> Migrations<'static> {
 /// The PostgreSQL migrations, applied with sqlx's migrator.
 pub static POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
+/// The SQLite migrations not applied to a database whose `user_version`
+/// is `applied` (rusqlite_migration counts the migrations applied there).
+pub fn sqlite_pending(applied: i64) -> Vec<String> {
+    let applied = usize::try_from(applied).unwrap_or(0);
+    SQLITE
+        .iter()
+        .skip(applied)
+        .map(|(name, _)| (*name).to_owned())
+        .collect()
+}
+
+/// The PostgreSQL migrations whose version is not among `applied` (the
+/// successful rows of sqlx's `_sqlx_migrations`), named as their files are.
+pub fn postgres_pending(applied: &[i64]) -> Vec<String> {
+    POSTGRES
+        .iter()
+        .filter(|m| !m.migration_type.is_down_migration() && !applied.contains(&m.version))
+        .map(|m| format!("{:04}_{}.sql", m.version, m.description.replace(' ', "_")))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn pending_migrations_are_named_as_their_files_on_both_backends() {
+        let all: Vec<String> = super::SQLITE.iter().map(|(n, _)| n.to_string()).collect();
+        assert_eq!(super::sqlite_pending(0), all);
+        assert_eq!(super::postgres_pending(&[]), all);
+        let n = all.len() as i64;
+        assert!(super::sqlite_pending(n).is_empty());
+        // A database migrated by a newer binary has more: still none pending.
+        assert!(super::sqlite_pending(n + 1).is_empty());
+        let versions: Vec<i64> = (1..=n).collect();
+        assert!(super::postgres_pending(&versions).is_empty());
+        assert_eq!(super::sqlite_pending(n - 1), [all[all.len() - 1].clone()]);
+        assert_eq!(
+            super::postgres_pending(&versions[..versions.len() - 1]),
+            [all[all.len() - 1].clone()]
+        );
+    }
+
     #[test]
     fn both_backends_have_the_same_migrations() {
         let mut pg: Vec<String> =

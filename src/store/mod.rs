@@ -163,11 +163,50 @@ impl Store {
         self.db.execute(sql, params).await
     }
 
-    /// Readiness: the database answers and the schema is there.
-    pub async fn ping(&self) -> Result<(), DbError> {
-        self.db
-            .fetch_optional("SELECT 1 FROM workspaces LIMIT 1", vec![])
-            .await?;
-        Ok(())
+    /// Readiness: the database answers and has every migration this binary
+    /// knows (more, from a newer replica, are fine). One small read: probes
+    /// run often.
+    pub async fn readiness(&self) -> Result<Readiness, DbError> {
+        let pending = match self.backend() {
+            Backend::Sqlite => {
+                let applied = self
+                    .db
+                    .find(
+                        "SELECT user_version FROM pragma_user_version",
+                        vec![],
+                        |r| r.int(0),
+                    )
+                    .await?
+                    .unwrap_or(0);
+                migrations::sqlite_pending(applied)
+            }
+            Backend::Postgres => {
+                let mut applied = Vec::new();
+                self.db
+                    .for_each_row(
+                        "SELECT version FROM _sqlx_migrations WHERE success",
+                        vec![],
+                        |r| {
+                            applied.push(r.int(0)?);
+                            Ok(())
+                        },
+                    )
+                    .await?;
+                migrations::postgres_pending(&applied)
+            }
+        };
+        Ok(if pending.is_empty() {
+            Readiness::Ready
+        } else {
+            Readiness::MigrationsPending(pending)
+        })
     }
+}
+
+/// What [`Store::readiness`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Readiness {
+    Ready,
+    /// The migrations (file names) this binary knows but the database lacks.
+    MigrationsPending(Vec<String>),
 }

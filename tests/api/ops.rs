@@ -1,4 +1,5 @@
 use serde_json::json;
+use workspaced::store::db::Backend;
 
 use crate::helpers::*;
 
@@ -46,6 +47,9 @@ async fn openapi_documents_every_route() {
     for (path, methods) in [
         ("/healthz", &["get"][..]),
         ("/readyz", &["get"]),
+        ("/metrics", &["get"]),
+        ("/openapi.json", &["get"]),
+        ("/docs", &["get"]),
         ("/v1/auth/signup", &["post"]),
         ("/v1/auth/login", &["post"]),
         ("/v1/auth/logout", &["post"]),
@@ -144,13 +148,159 @@ async fn openapi_documents_every_route() {
 }
 
 #[tokio::test]
+async fn the_router_serves_no_method_the_document_leaves_out() {
+    let app = TestApp::spawn().await;
+    let doc = app.call("GET", "/openapi.json", None, None).await.body;
+    let ada = app.signup("Ada").await;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let concrete = path
+            .replace("{workspace}", "some-workspace")
+            .replace("{key}", &"0".repeat(64));
+        for method in ["get", "post", "put", "patch", "delete", "options"] {
+            if item.get(method).is_some() {
+                continue;
+            }
+            app.call(&method.to_uppercase(), &concrete, Some(&ada.token), None)
+                .await
+                .assert_problem(405, "method_not_allowed");
+        }
+    }
+}
+
+/// What each operations route sends (status and media type) is what the
+/// document says it sends.
+#[tokio::test]
+async fn the_operations_routes_answer_as_documented() {
+    let app = TestApp::spawn().await;
+    let doc = app.call("GET", "/openapi.json", None, None).await.body;
+    let ada = app.signup("Ada").await;
+    for (path, token) in [
+        ("/healthz", None),
+        ("/readyz", None),
+        ("/openapi.json", None),
+        ("/docs", None),
+        ("/metrics", Some(ADMIN_TOKEN)),
+        ("/metrics", Some(ada.token.as_str())),
+        ("/metrics", None),
+    ] {
+        let op = &doc["paths"][path]["get"];
+        assert!(op.is_object(), "GET {path} is not documented");
+        assert_eq!(op["tags"][0], "operations", "{path}");
+        let r = app.call("GET", path, token, None).await;
+        let status = r.status.as_str();
+        let documented = op["responses"][status]["content"]
+            .as_object()
+            .unwrap_or_else(|| panic!("GET {path}: {status} is not documented"));
+        let sent = r.header("content-type").unwrap();
+        let media = |t: &str| t.split(';').next().unwrap().trim().to_owned();
+        assert!(
+            documented.keys().any(|k| media(k) == media(sent)),
+            "GET {path} answered {status} as {sent}, documented as {:?}",
+            documented.keys().collect::<Vec<_>>()
+        );
+    }
+    let public = serde_json::json!([{}]);
+    for path in ["/healthz", "/readyz", "/openapi.json", "/docs"] {
+        assert_eq!(doc["paths"][path]["get"]["security"], public, "{path}");
+    }
+    assert_ne!(doc["paths"]["/metrics"]["get"]["security"], public);
+}
+
+#[tokio::test]
 async fn the_reference_page_needs_no_token_and_no_network() {
     let app = TestApp::spawn().await;
     let r = app.call("GET", "/docs", None, None).await;
     r.assert(200);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     assert!(r.text.contains("/openapi.json"));
-    assert!(!r.text.contains("https://"), "the page must work offline");
+    // Nothing is loaded from elsewhere (the text may mention URLs).
+    for outside in ["<script", "<link", " src=", "url(", "@import"] {
+        assert!(!r.text.contains(outside), "the page has {outside}");
+    }
+    for href in r.text.split("href=\"").skip(1) {
+        assert!(
+            href.starts_with('#') || href.starts_with('/'),
+            "a link away from the server: {}",
+            &href[..href.len().min(40)]
+        );
+    }
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .starts_with("default-src 'none'"));
+}
+
+#[tokio::test]
+async fn the_reference_page_reads_without_javascript() {
+    let app = TestApp::spawn().await;
+    let page = app.call("GET", "/docs", None, None).await.text;
+    let doc = app.call("GET", "/openapi.json", None, None).await.body;
+    for path in [
+        "/v1/workspaces",
+        "/v1/workspaces/{workspace}/members",
+        "/metrics",
+    ] {
+        assert!(
+            page.contains(&format!(r#"<span class="p">{path}</span>"#)),
+            "{path} is not on the page"
+        );
+    }
+    // Every operation is there, with its method and its summary's start.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let shown = format!(
+                r#"<span class="m {method}">{}</span><span class="p">{path}</span>"#,
+                method.to_uppercase()
+            );
+            assert!(page.contains(&shown), "{method} {path} is not on the page");
+            let summary = op["summary"].as_str().unwrap();
+            let start: String = summary
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == ' ')
+                .collect();
+            assert!(page.contains(start.trim()), "{method} {path}: {summary}");
+        }
+    }
+    assert!(page.contains(r#"<h2 id="tag-members">members</h2>"#));
+    assert!(page.contains(r#"id="schema-Problem""#));
+}
+
+#[tokio::test]
+async fn readiness_needs_every_migration_applied() {
+    let app = TestApp::spawn().await;
+    app.call("GET", "/readyz", None, None).await.assert(200);
+    // The last migration this binary knows goes missing from the bookkeeping.
+    let known = workspaced::store::migrations::SQLITE;
+    let (last, _) = known[known.len() - 1];
+    let n = known.len();
+    let (forget, restore) = match app.store.backend() {
+        // rusqlite_migration counts the migrations applied in user_version.
+        Backend::Sqlite => (
+            format!("PRAGMA user_version = {}", n - 1),
+            format!("PRAGMA user_version = {n}"),
+        ),
+        // sqlx's bookkeeping: a row per version, `success` once applied.
+        Backend::Postgres => (
+            format!("UPDATE _sqlx_migrations SET success = false WHERE version = {n}"),
+            format!("UPDATE _sqlx_migrations SET success = true WHERE version = {n}"),
+        ),
+    };
+    app.store.execute_sql(&forget, vec![]).await.unwrap();
+    let r = app.call("GET", "/readyz", None, None).await;
+    r.assert(503);
+    assert_eq!(r.body["status"], "unavailable");
+    assert_eq!(r.body["reason"], "migrations_pending");
+    assert!(
+        r.body["detail"].as_str().unwrap().contains(last),
+        "{}",
+        r.text
+    );
+    // Alive all the same.
+    app.call("GET", "/healthz", None, None).await.assert(200);
+    app.store.execute_sql(&restore, vec![]).await.unwrap();
+    let r = app.call("GET", "/readyz", None, None).await;
+    r.assert(200);
+    assert_eq!(r.body, serde_json::json!({"status": "ready"}));
 }
 
 #[tokio::test]
@@ -175,9 +325,21 @@ async fn metrics_are_for_the_platform_admin() {
         "{}",
         r.text
     );
-    assert!(r
-        .text
-        .contains("workspaced_http_request_duration_seconds_bucket"));
+    // Latency is by route and status too.
+    assert!(
+        r.text.contains(
+            r#"workspaced_http_request_duration_seconds_count{method="GET",route="/v1/me",status="200"} 2"#
+        ),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text.contains(
+            r#"workspaced_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/metrics",status="401"} 1"#
+        ),
+        "{}",
+        r.text
+    );
     assert!(r.text.contains("workspaced_db_connections"));
 }
 
