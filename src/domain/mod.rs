@@ -1,5 +1,5 @@
 //! Rules with no HTTP and no SQL: ids, roles and the permission table, slugs,
-//! field validation, JSON documents, and the errors they produce.
+//! field validation, case folding, JSON documents, and the errors they produce.
 
 pub mod account;
 pub mod bridge;
@@ -19,6 +19,7 @@ pub mod run;
 pub mod schedule;
 pub mod settings;
 pub mod slug;
+pub mod text;
 pub mod time;
 pub mod validation;
 pub mod webhook;

@@ -630,7 +630,8 @@ fn form_urlencoded_parse(q: &str) -> form_urlencoded::Parse<'_> {
 pub struct PageQuery {
     /// 1-100, default 10.
     pub limit: Option<String>,
-    /// Opaque cursor from `meta.next_cursor` of the previous page.
+    /// Opaque cursor from `meta.next_cursor` of the previous page, with the
+    /// same `sort` (another is 400 `invalid_parameter`).
     pub cursor: Option<String>,
     /// Rows to skip (instead of a cursor).
     pub offset: Option<String>,

@@ -87,7 +87,8 @@ pub(crate) fn path_user(raw: &str) -> Result<UserId, ApiError> {
 pub struct ListMembersQuery {
     /// Only members with this role.
     pub role: Option<String>,
-    /// Case-insensitive substring of name or email.
+    /// Case-insensitive substring of name or email (in every script: `émile`
+    /// finds "Émile"; accents count).
     pub q: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]

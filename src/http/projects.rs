@@ -13,12 +13,12 @@ use super::error::{ApiError, Problem};
 use super::extract::{Access, AppJson, AppQuery, IfMatch, MemberWrite, PageQuery, ViewerRead};
 use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
+use crate::domain::pagination::Sort;
 use crate::domain::project::{self, NewProject, Project, ProjectPatch, ProjectStatus};
 use crate::domain::slug::Slug;
 use crate::domain::time;
 use crate::domain::validation::{FieldError, Validator};
 use crate::domain::workspace;
-use crate::store::workspaces::Sort;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -34,21 +34,11 @@ pub(crate) fn present<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(
     T::deserialize(d).map(Some)
 }
 
-/// `sort` of the configuration lists: `created_at`, `-created_at`
+/// `sort` of the lists that take one: `created_at`, `-created_at`
 /// (default), `name`, `-name`.
 pub(crate) fn parse_sort(raw: Option<&str>) -> Result<Sort, ApiError> {
-    Ok(match raw {
-        None | Some("-created_at") => Sort::CreatedDesc,
-        Some("created_at") => Sort::CreatedAsc,
-        Some("name") => Sort::NameAsc,
-        Some("-name") => Sort::NameDesc,
-        Some(_) => {
-            return Err(ApiError::param(
-                "sort",
-                "must be created_at, -created_at, name or -name",
-            ))
-        }
-    })
+    Sort::parse(raw)
+        .ok_or_else(|| ApiError::param("sort", "must be created_at, -created_at, name or -name"))
 }
 
 /// A `201 Created` with `Location` and `ETag`.

@@ -3,11 +3,10 @@
 use super::db::{DbError, Row, Tx};
 use super::events::record;
 use super::lists::{page_in_workspace, Table};
-use super::workspaces::Sort;
 use super::Store;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{CodebaseId, WorkspaceId};
-use crate::domain::pagination::{Page, PageRequest};
+use crate::domain::pagination::{Page, PageRequest, Sort};
 use crate::domain::project::{Codebase, CodebaseFields, SourceType};
 use crate::domain::time::now_ms;
 use crate::domain::Error;

@@ -260,6 +260,30 @@ pub enum Backend {
     Postgres,
 }
 
+impl Backend {
+    /// `expr` (text) case-folded as [`fold_case`](crate::domain::text::fold_case)
+    /// folds a `q` pattern: SQLite's `fold()` is that very function
+    /// (`sqlite/functions.rs`); PostgreSQL's `lower()` maps each character
+    /// to its simple lowercase too, under a UTF-8 `LC_CTYPE` (checked at
+    /// connect time, see `Store::connect_postgres`).
+    pub fn fold(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => format!("fold({expr})"),
+            Backend::Postgres => format!("lower({expr})"),
+        }
+    }
+
+    /// The key `sort=name` orders `expr` by: folded, then compared byte by
+    /// byte (code point order), the same on both databases. SQLite compares
+    /// text that way already; PostgreSQL would use the database's collation.
+    pub fn name_key(self, expr: &str) -> String {
+        match self {
+            Backend::Sqlite => self.fold(expr),
+            Backend::Postgres => format!("{} COLLATE \"C\"", self.fold(expr)),
+        }
+    }
+}
+
 /// A handle to the database: cheap to clone.
 #[derive(Clone)]
 pub enum Db {

@@ -10,10 +10,9 @@
 //! the rows: [`Pager`], fed a row at a time (the workspaces list feeds it
 //! rows read in place), or [`cut`] for decoded rows.
 
-use super::db::{Backend, Columns, Db, DbError, Row, Value};
-use super::workspaces::Sort;
+use super::db::{Columns, Db, DbError, Row, Value};
 use crate::domain::ids::WorkspaceId;
-use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest};
+use crate::domain::pagination::{Cursor, CursorKey, Page, PageRequest, Sort};
 use crate::domain::Error;
 use crate::params;
 
@@ -42,20 +41,22 @@ where
         id_prefix,
         cols,
     } = *table;
-    let by_name = matches!(sort, Sort::NameAsc | Sort::NameDesc);
-    let desc = matches!(sort, Sort::CreatedDesc | Sort::NameDesc);
-    // Names sort case-insensitively and byte-wise on both databases.
-    let key = match (by_name, db.backend()) {
-        (false, _) => "created_at",
-        (true, Backend::Sqlite) => "lower(name)",
-        (true, Backend::Postgres) => "lower(name) COLLATE \"C\"",
+    // Names sort case-insensitively and byte-wise, the same on both
+    // databases (see `Backend::name_key`).
+    let key = match sort.by_name() {
+        false => "created_at".to_owned(),
+        true => db.backend().name_key("name"),
     };
-    let (dir, cmp) = if desc { ("DESC", "<") } else { ("ASC", ">") };
+    let (dir, cmp) = if sort.descending() {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
     let mut params = params![workspace];
     let (after, offset) = page.position();
     let mut keyset = String::new();
     if let Some(c) = after {
-        let (at, id) = c.of_list(id_prefix, by_name)?;
+        let (at, id) = c.of_list(id_prefix, sort)?;
         params.push(match at {
             CursorKey::Int(v) => (*v).into(),
             CursorKey::Text(t) => t.as_str().into(),
@@ -79,7 +80,7 @@ where
     } else {
         None
     };
-    cut(rows, page, total, decode)
+    cut(rows, page, sort, total, decode)
 }
 
 /// A newest-first list: the rows `from` (`FROM ... WHERE ...`, binding the
@@ -136,22 +137,23 @@ where
          ORDER BY {created_at} DESC, {id} DESC LIMIT ${l} OFFSET ${o}"
     );
     let rows = db.fetch_all(&sql, params).await?;
-    cut(rows, page, total, decode)
+    cut(rows, page, Sort::CreatedDesc, total, decode)
 }
 
-/// The page of the `limit + 1` rows a keyset query returned, each with its
-/// id first and its sort key last: `limit` rows, whether there are more, and
-/// the cursor after the last row kept.
+/// The page of the `limit + 1` rows a keyset query returned in the order
+/// `sort`, each with its id first and its sort key last: `limit` rows,
+/// whether there are more, and the cursor after the last row kept.
 pub(crate) fn cut<T, E>(
     rows: Vec<Row>,
     page: &PageRequest,
+    sort: Sort,
     total: Option<i64>,
     mut decode: impl FnMut(Row) -> Result<T, E>,
 ) -> Result<Page<T>, Error>
 where
     Error: From<E>,
 {
-    let mut pager = Pager::new(page);
+    let mut pager = Pager::new(page, sort);
     for mut row in rows {
         pager.push(&mut row, |r| Ok::<_, Error>(decode(std::mem::take(r))?))?;
     }
@@ -162,6 +164,8 @@ where
 /// ([`Db::for_each_row`](super::db::Db::for_each_row)).
 pub(crate) struct Pager<T> {
     limit: usize,
+    /// The order the rows come in, which the cursor names.
+    sort: Sort,
     items: Vec<T>,
     has_more: bool,
     /// The cursor after the `limit`-th row, once it has come.
@@ -169,10 +173,11 @@ pub(crate) struct Pager<T> {
 }
 
 impl<T> Pager<T> {
-    pub fn new(page: &PageRequest) -> Self {
+    pub fn new(page: &PageRequest, sort: Sort) -> Self {
         let limit = page.limit.max(0) as usize;
         Pager {
             limit,
+            sort,
             // Sized up front: a page of workspaces (450 bytes each) regrew
             // four times, copying every row.
             items: Vec::with_capacity(limit),
@@ -195,12 +200,16 @@ impl<T> Pager<T> {
         if self.items.len() + 1 == self.limit {
             // Read before decoding, which may take the id out of the row.
             let at = row.count().saturating_sub(1);
-            let key = match row.str(at) {
-                Ok(t) => CursorKey::Text(t.to_owned()),
-                Err(_) => CursorKey::Int(row.int(at)?),
+            let key = match self.sort.by_name() {
+                true => CursorKey::Text(row.str(at)?.to_owned()),
+                false => CursorKey::Int(row.int(at)?),
             };
             let id = row.str(0)?.to_owned();
-            self.after_last = Some(Cursor { key, id });
+            self.after_last = Some(Cursor {
+                sort: self.sort,
+                key,
+                id,
+            });
         }
         self.items.push(decode(row)?);
         Ok(())
@@ -240,31 +249,40 @@ mod tests {
     fn pages_cut_the_extra_row_and_point_after_the_last_kept() {
         let ids = |r: Row| r.text(0);
         let rows = vec![row("x_5", 5), row("x_4", 4), row("x_3", 3)];
-        let p = cut(rows, &page(2), None, ids).unwrap();
+        let p = cut(rows, &page(2), Sort::CreatedDesc, None, ids).unwrap();
         assert_eq!(p.items, vec!["x_5", "x_4"]);
         assert!(p.has_more);
         assert_eq!(
             Cursor::decode(p.next_cursor.as_deref().unwrap()),
             Some(Cursor {
+                sort: Sort::CreatedDesc,
                 key: CursorKey::Int(4),
                 id: "x_4".into()
             })
         );
-        let last = cut(vec![row("x_2", 2), row("x_1", 1)], &page(2), Some(7), ids).unwrap();
+        let last = cut(
+            vec![row("x_2", 2), row("x_1", 1)],
+            &page(2),
+            Sort::CreatedDesc,
+            Some(7),
+            ids,
+        )
+        .unwrap();
         assert!(!last.has_more && last.next_cursor.is_none());
         assert_eq!(last.total, Some(7));
     }
 
     #[test]
-    fn a_text_sort_key_makes_a_text_cursor() {
+    fn a_name_order_makes_a_text_cursor_naming_its_direction() {
         let rows = vec![
             Row(vec![Value::Text("p_1".into()), Value::Text("alpha".into())]),
             Row(vec![Value::Text("p_2".into()), Value::Text("beta".into())]),
         ];
-        let p = cut(rows, &page(1), None, |r| r.text(0)).unwrap();
+        let p = cut(rows, &page(1), Sort::NameDesc, None, |r| r.text(0)).unwrap();
         assert_eq!(
             Cursor::decode(p.next_cursor.as_deref().unwrap()),
             Some(Cursor {
+                sort: Sort::NameDesc,
                 key: CursorKey::Text("alpha".into()),
                 id: "p_1".into()
             })

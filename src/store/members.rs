@@ -280,8 +280,10 @@ impl Store {
         if let Some(q) = &filter.q {
             params.push(super::workspaces::like_pattern(q).into());
             let n = params.len();
+            // Emails are lowercased when stored (`email_lower`).
+            let name = self.backend().fold("u.name");
             conds.push_str(&format!(
-                " AND (lower(u.name) LIKE ${n} ESCAPE '\\' OR u.email_lower LIKE ${n} ESCAPE '\\')"
+                " AND ({name} LIKE ${n} ESCAPE '\\' OR u.email_lower LIKE ${n} ESCAPE '\\')"
             ));
         }
         let list = NewestFirst {

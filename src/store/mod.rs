@@ -102,6 +102,7 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
+        check_case_folding(&pool).await?;
         Ok(Store {
             db: Db::Postgres(pool),
             origin: Origin::Postgres(Box::new(opts), max_conns),
@@ -209,4 +210,28 @@ pub enum Readiness {
     Ready,
     /// The migrations (file names) this binary knows but the database lacks.
     MigrationsPending(Vec<String>),
+}
+
+/// Warns when PostgreSQL's `lower()`, which folds `q` searches and the
+/// `sort=name` key there (see [`Backend::fold`]), does not fold as
+/// [`fold_case`](crate::domain::text::fold_case) does: it follows the
+/// database's `LC_CTYPE`, and under `C` or `POSIX` folds ASCII only (an
+/// ICU locale also differs, on final sigma). Not an error: everything else
+/// works, and ASCII text is folded alike either way.
+async fn check_case_folding(pool: &sqlx::PgPool) -> Result<(), DbError> {
+    const PROBE: &str = "ÀÉÎÕÜ ΣΑΣ ЖУК";
+    let (lowered, ctype): (String, String) =
+        sqlx::query_as("SELECT lower($1), current_setting('lc_ctype')")
+            .bind(PROBE)
+            .fetch_one(pool)
+            .await?;
+    if lowered != crate::domain::text::fold_case(PROBE) {
+        tracing::warn!(
+            lc_ctype = %ctype,
+            "PostgreSQL's lower() folds case differently from workspaced under this \
+             LC_CTYPE: q searches and sort=name treat non-ASCII letters differently \
+             than on SQLite; a UTF-8 libc locale (C.UTF-8, en_US.UTF-8) folds alike"
+        );
+    }
+    Ok(())
 }

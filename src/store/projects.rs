@@ -4,11 +4,11 @@
 use super::db::{DbError, Row, Tx};
 use super::events::record;
 use super::lists::{page_in_workspace, Table};
-use super::workspaces::{locked_workspace, Sort};
+use super::workspaces::locked_workspace;
 use super::Store;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{ProjectId, WorkspaceId};
-use crate::domain::pagination::{Page, PageRequest};
+use crate::domain::pagination::{Page, PageRequest, Sort};
 use crate::domain::project::{NewProject, Project, ProjectPatch, ProjectStatus};
 use crate::domain::time::now_ms;
 use crate::domain::{settings, slug, Error};

@@ -26,7 +26,7 @@ use rand::{Rng, SeedableRng};
 use super::db::{Backend, Db, DbError, Tx, Value};
 use super::Store;
 use crate::domain::ids::{MembershipId, UserId, WorkspaceId};
-use crate::domain::pagination::{Cursor, CursorKey};
+use crate::domain::pagination::{Cursor, CursorKey, Sort};
 use crate::domain::time::{now_ms, Millis};
 
 /// What to seed.
@@ -394,6 +394,7 @@ impl SeedReport {
         let at = self.bench_workspaces.len().checked_sub(21)?;
         let (id, created) = &self.bench_workspaces[at];
         let cursor = Cursor {
+            sort: Sort::CreatedDesc,
             key: CursorKey::Int(*created),
             id: id.to_string(),
         };

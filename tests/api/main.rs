@@ -13,6 +13,7 @@ mod codebases;
 mod events;
 mod invitations;
 mod join_codes;
+mod list_queries;
 mod logos;
 mod members;
 mod ops;

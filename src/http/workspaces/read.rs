@@ -11,7 +11,7 @@ use crate::domain::workspace::Status;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{Access, AppQuery, Caller, PageQuery, ViewerReadOrDeletedOwner};
 use crate::http::response::{ListResponse, Versioned};
-use crate::store::workspaces::{ListFilter, Sort};
+use crate::store::workspaces::ListFilter;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -22,9 +22,11 @@ pub struct ListWorkspacesQuery {
     pub organization_id: Option<String>,
     /// Only workspaces where your effective role is this one.
     pub role: Option<String>,
-    /// Case-insensitive substring of name or slug.
+    /// Case-insensitive substring of name or slug (in every script: `ünï`
+    /// finds "Café Ünïcode"; accents count).
     pub q: Option<String>,
-    /// `created_at`, `-created_at` (default), `name`, `-name`.
+    /// `created_at`, `-created_at` (default), `name`, `-name` (folded case,
+    /// then code point order).
     pub sort: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
@@ -57,18 +59,7 @@ fn parse_list_filter(q: &ListWorkspacesQuery) -> Result<ListFilter, ApiError> {
         }
         filter.q = Some(text.to_owned());
     }
-    filter.sort = match q.sort.as_deref() {
-        None | Some("-created_at") => Sort::CreatedDesc,
-        Some("created_at") => Sort::CreatedAsc,
-        Some("name") => Sort::NameAsc,
-        Some("-name") => Sort::NameDesc,
-        Some(_) => {
-            return Err(ApiError::param(
-                "sort",
-                "must be created_at, -created_at, name or -name",
-            ))
-        }
-    };
+    filter.sort = crate::http::projects::parse_sort(q.sort.as_deref())?;
     Ok(filter)
 }
 

@@ -4,6 +4,7 @@
 
 mod checkpoint;
 mod conn;
+mod functions;
 mod readers;
 mod writer;
 
@@ -47,6 +48,7 @@ impl SqliteDb {
                 .map_err(|e| DbError::Other(format!("cannot create {}: {e}", dir.display())))?;
         }
         let mut writer = Connection::open(path)?;
+        functions::register(&writer)?;
         writer.execute_batch(&format!(
             "PRAGMA journal_mode=WAL;
              PRAGMA synchronous={};
@@ -106,6 +108,7 @@ impl SqliteDb {
             &self.path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
+        functions::register(&conn)?;
         conn.execute_batch(
             "PRAGMA query_only=1;
              PRAGMA busy_timeout=5000;

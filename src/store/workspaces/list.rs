@@ -33,9 +33,8 @@ impl Store {
         page: &PageRequest,
     ) -> Result<Page<Workspace>, Error> {
         let (after, offset) = page.position();
-        let by_name = matches!(filter.sort, Sort::NameAsc | Sort::NameDesc);
         let cursor = after
-            .map(|c| c.of_list(WorkspaceId::PREFIX, by_name))
+            .map(|c| c.of_list(WorkspaceId::PREFIX, filter.sort))
             .transpose()?;
         let plan = match self.backend() {
             // Most users belong to no organization: then the first branch
@@ -96,7 +95,7 @@ impl Store {
             None
         };
         // Each branch reads the id first and `sort_key` last.
-        let mut pager = Pager::new(page);
+        let mut pager = Pager::new(page, filter.sort);
         self.db
             .for_each_row(&list_sql(&shape), params, |r| pager.push(r, workspace_from))
             .await?;
@@ -137,6 +136,15 @@ enum Plan {
     SqliteDirect,
     SqliteBoth,
     Postgres,
+}
+
+impl Plan {
+    fn backend(self) -> Backend {
+        match self {
+            Plan::SqliteDirect | Plan::SqliteBoth => Backend::Sqlite,
+            Plan::Postgres => Backend::Postgres,
+        }
+    }
 }
 
 /// The statuses a list asks for, as a set; empty means active and archived.
@@ -252,8 +260,10 @@ fn conditions(shape: &ListShape, at: &Slots) -> String {
         conds.push(format!("w.organization_id = {}", slot(org)));
     }
     if let Some(pat) = at.q.map(slot) {
+        // Slugs are lowercase ASCII already.
+        let name = shape.plan.backend().fold("w.name");
         conds.push(format!(
-            "(lower(w.name) LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"
+            "({name} LIKE {pat} ESCAPE '\\' OR w.slug LIKE {pat} ESCAPE '\\')"
         ));
     }
     conds.join(" AND ")
@@ -295,22 +305,14 @@ fn write_list_sql(shape: &ListShape) -> String {
     let (uid, common) = (slot(at.user), conditions(shape, &at));
     // Sort key of each branch (the membership branch uses its copy of
     // created_at so the walk stays on its index) and of the outer query.
-    let (desc, by_name) = match shape.sort {
-        Sort::CreatedDesc => (true, false),
-        Sort::CreatedAsc => (false, false),
-        Sort::NameAsc => (false, true),
-        Sort::NameDesc => (true, true),
-    };
+    let desc = shape.sort.descending();
     let dir = if desc { "DESC" } else { "ASC" };
     let cmp = if desc { "<" } else { ">" };
-    // Names sort case-insensitively and byte-wise on both databases
-    // (PostgreSQL would otherwise use the database's collation).
-    let name_key = match shape.plan {
-        Plan::SqliteDirect | Plan::SqliteBoth => "lower(w.name)",
-        Plan::Postgres => "lower(w.name) COLLATE \"C\"",
-    };
-    let (k1, id1, k2) = if by_name {
-        (name_key, "w.id", name_key)
+    // Names sort case-insensitively and byte-wise, the same on both
+    // databases (see `Backend::name_key`).
+    let name_key = shape.plan.backend().name_key("w.name");
+    let (k1, id1, k2) = if shape.sort.by_name() {
+        (name_key.as_str(), "w.id", name_key.as_str())
     } else {
         ("m.ws_created_at", "m.workspace_id", "w.created_at")
     };

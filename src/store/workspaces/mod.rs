@@ -20,6 +20,8 @@ use crate::domain::workspace::{Status, Workspace};
 use crate::domain::Error;
 use crate::params;
 
+pub use crate::domain::pagination::Sort;
+
 pub(crate) const WS_COLS: &str =
     "w.id, w.slug, w.name, w.description, w.icon, w.domain, w.repo_path, \
     w.branch, w.status, w.organization_id, w.settings, w.metadata, w.onboarding, \
@@ -101,18 +103,11 @@ pub struct ListFilter {
     pub sort: Sort,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum Sort {
-    #[default]
-    CreatedDesc,
-    CreatedAsc,
-    NameAsc,
-    NameDesc,
-}
-
+/// The `LIKE` pattern of a `q` search: `q` case-folded as the column it is
+/// matched against is (see [`Backend::fold`](crate::store::db::Backend::fold)),
+/// its wildcards escaped.
 pub(crate) fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
+    let escaped = crate::domain::text::fold_case(q)
         .replace('\\', "\\\\")
         .replace('%', "\\%")
         .replace('_', "\\_");
