@@ -18,6 +18,8 @@ pub struct Member {
     pub role: Role,
     pub joined_at: Millis,
     pub invited_by: Option<String>,
+    /// +1 on every role change.
+    pub version: i64,
 }
 
 /// Who is acting: a user, or the platform admin (acts as owner).

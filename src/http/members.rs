@@ -51,6 +51,9 @@ pub struct MemberResponse {
     pub joined_at: String,
     /// The user who added or invited this member, if any.
     pub invited_by: Option<String>,
+    /// +1 on every role change; the `ETag` of `PATCH` and the member's
+    /// `If-Match` on `PATCH` and `DELETE`.
+    pub version: i64,
 }
 
 impl From<Member> for MemberResponse {
@@ -65,6 +68,7 @@ impl From<Member> for MemberResponse {
             role: m.role,
             joined_at: time::format(m.joined_at),
             invited_by: m.invited_by,
+            version: m.version,
         }
     }
 }
@@ -191,11 +195,7 @@ pub async fn add_member(
         .store
         .add_member_as(&access.workspace.id, &actor(&access.caller), &user.id, role)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(MemberResponse::from(member)),
-    )
-        .into_response())
+    Ok(Versioned::created(member.version, MemberResponse::from(member)).into_response())
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -212,13 +212,14 @@ pub struct UpdateMemberRequest {
     request_body = UpdateMemberRequest,
     responses((status = 200, body = MemberResponse), (status = 400, body = Problem),
         (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem, description = "last_owner")))]
+        (status = 409, body = Problem, description = "last_owner"), (status = 412, body = Problem)))]
 pub async fn update_member(
     State(state): State<AppState>,
     access: Access<AdminWrite>,
+    if_match: IfMatch,
     Path(path): Path<(String, String)>,
     AppJson(req): AppJson<UpdateMemberRequest>,
-) -> Result<axum::Json<MemberResponse>, ApiError> {
+) -> Result<Versioned<MemberResponse>, ApiError> {
     let role = parse_role("role", &req.role).map_err(|e| Error::Validation(vec![e]))?;
     let target = path_user(&path.1)?;
     let member = state
@@ -228,10 +229,11 @@ pub async fn update_member(
             &actor(&access.caller),
             &target,
             Change::SetRole(role),
+            if_match.0,
         )
         .await?
         .ok_or(Error::NotFound)?;
-    Ok(axum::Json(member.into()))
+    Ok(Versioned::ok(member.version, member.into()))
 }
 
 /// Removes a member (admin+; removing an owner needs an owner; never the
@@ -239,10 +241,12 @@ pub async fn update_member(
 #[utoipa::path(delete, path = "/v1/workspaces/{workspace}/members/{user_id}", tag = "members",
     params(("workspace" = String, Path, description = "id or slug"), ("user_id" = String, Path)),
     responses((status = 204), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 404, body = Problem), (status = 409, body = Problem, description = "last_owner")))]
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "last_owner"),
+        (status = 412, body = Problem)))]
 pub async fn remove_member(
     State(state): State<AppState>,
     access: Access<AdminWrite>,
+    if_match: IfMatch,
     Path(path): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let target = path_user(&path.1)?;
@@ -253,12 +257,13 @@ pub async fn remove_member(
             &actor(&access.caller),
             &target,
             Change::Remove,
+            if_match.0,
         )
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Leaves the workspace (anyone but the last owner; also while archived).
+/// Leaves the workspace (anyone but the last owner; not while archived).
 #[utoipa::path(post, path = "/v1/workspaces/{workspace}/leave", tag = "members",
     params(("workspace" = String, Path, description = "id or slug")),
     responses((status = 204), (status = 401, body = Problem), (status = 404, body = Problem),

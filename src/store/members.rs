@@ -24,7 +24,7 @@ use crate::domain::Error;
 use crate::params;
 
 pub(crate) const MEMBER_COLS: &str =
-    "m.id, u.id, u.email, u.name, m.role, m.created_at, m.invited_by";
+    "m.id, u.id, u.email, u.name, m.role, m.created_at, m.invited_by, m.version";
 
 pub(crate) fn member_from(r: &Row) -> Result<Member, Error> {
     Ok(Member {
@@ -35,6 +35,7 @@ pub(crate) fn member_from(r: &Row) -> Result<Member, Error> {
         role: Role::from_rank(r.int(4)?).ok_or_else(|| Error::Internal("bad role rank".into()))?,
         joined_at: r.int(5)?,
         invited_by: r.opt_text(6)?,
+        version: r.int(7)?,
     })
 }
 
@@ -304,6 +305,7 @@ impl Store {
         actor: &Actor,
         target: &UserId,
         change: Change,
+        if_match: Option<i64>,
     ) -> Result<Option<Member>, Error> {
         let mut tx = self.db.begin().await?;
         let (locked, owners) = lock_workspace(&mut tx, ws).await?;
@@ -314,19 +316,27 @@ impl Store {
             .await?
             .ok_or(Error::NotFound)?;
         check_change(me, current.role, change, owners.len())?;
+        // After the role checks, so a 412 tells no more than a 403 would.
+        if if_match.is_some_and(|v| v != current.version) {
+            return Err(Error::VersionMismatch);
+        }
         let before = current.role;
         let result = match change {
+            Change::SetRole(role) if role == before => Some(current),
             Change::SetRole(role) => {
                 tx.execute(
-                    "UPDATE memberships SET role = $3 WHERE workspace_id = $1 AND user_id = $2",
+                    "UPDATE memberships SET role = $3, version = version + 1
+                     WHERE workspace_id = $1 AND user_id = $2",
                     params![ws, target, role.rank()],
                 )
                 .await?;
-                if role != before {
-                    let changes = Changes::new().field("role", before.as_str(), role.as_str());
-                    member_event(&mut tx, "member.role_changed", &locked, target, changes).await?;
-                }
-                Some(Member { role, ..current })
+                let changes = Changes::new().field("role", before.as_str(), role.as_str());
+                member_event(&mut tx, "member.role_changed", &locked, target, changes).await?;
+                Some(Member {
+                    role,
+                    version: current.version + 1,
+                    ..current
+                })
             }
             Change::Remove => {
                 remove_in_tx(&mut tx, ws, target).await?;
@@ -392,7 +402,7 @@ impl Store {
             ));
         }
         tx.execute(
-            "UPDATE memberships SET role = 4 WHERE workspace_id = $1 AND user_id = $2",
+            "UPDATE memberships SET role = 4, version = version + 1 WHERE workspace_id = $1 AND user_id = $2",
             params![ws, target],
         )
         .await?;
@@ -400,7 +410,8 @@ impl Store {
             // Only a direct owner steps down; an inherited owner has no
             // membership to change.
             tx.execute(
-                "UPDATE memberships SET role = 3 WHERE workspace_id = $1 AND user_id = $2 AND role = 4",
+                "UPDATE memberships SET role = 3, version = version + 1
+                 WHERE workspace_id = $1 AND user_id = $2 AND role = 4",
                 params![ws, me],
             )
             .await?;

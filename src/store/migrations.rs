@@ -49,6 +49,10 @@ pub const SQLITE: &[(&str, &str)] = &[
         "0011_webhooks.sql",
         include_str!("../../migrations/sqlite/0011_webhooks.sql"),
     ),
+    (
+        "0012_member_versions.sql",
+        include_str!("../../migrations/sqlite/0012_member_versions.sql"),
+    ),
 ];
 
 pub fn sqlite_migrations() -> Migrations<'static> {

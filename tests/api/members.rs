@@ -208,6 +208,90 @@ async fn admins_manage_non_owners_and_only_owners_touch_owners() {
 }
 
 #[tokio::test]
+async fn a_membership_is_versioned_and_if_match_guards_it() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Versions").await;
+    let bob = app.signup("Bob").await;
+    let members = format!("/v1/workspaces/{}/members", id(&ws));
+    let added = app
+        .post(&members, &ada.token, json!({"user_id": bob.id}))
+        .await;
+    added.assert(201);
+    assert_eq!(added.body["version"], 1);
+    assert_eq!(added.header("etag"), Some("\"1\""));
+    let bob_path = format!("{members}/{}", bob.id);
+    let patch = |tag: &'static str, role: &'static str| {
+        let (app, path, token) = (&app, bob_path.clone(), ada.token.clone());
+        async move {
+            app.call_with(
+                "PATCH",
+                &path,
+                Some(&token),
+                Some(json!({"role": role})),
+                &[("if-match", tag)],
+            )
+            .await
+        }
+    };
+    // A stale or weak tag changes nothing.
+    for tag in ["\"2\"", "W/\"1\""] {
+        patch(tag, "admin")
+            .await
+            .assert_problem(412, "version_mismatch");
+    }
+    let r = patch("\"1\"", "admin").await;
+    r.assert(200);
+    assert_eq!(r.body["role"], "admin");
+    assert_eq!(r.body["version"], 2);
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    // The same role again is no change: the version stays.
+    let r = patch("\"2\"", "admin").await;
+    r.assert(200);
+    assert_eq!(r.body["version"], 2);
+    let listed = app.get(&members, &ada.token).await;
+    let row = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["user"]["id"] == bob.id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(row["version"], 2);
+    // DELETE takes If-Match too; role checks come first.
+    let viewer = app.member_of(&ws, Role::Viewer).await;
+    app.call_with(
+        "DELETE",
+        &bob_path,
+        Some(&viewer.token),
+        None,
+        &[("if-match", "\"9\"")],
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.call_with(
+        "DELETE",
+        &bob_path,
+        Some(&ada.token),
+        None,
+        &[("if-match", "\"1\"")],
+    )
+    .await
+    .assert_problem(412, "version_mismatch");
+    assert_eq!(member_count(&app, &ws, &ada.token).await, 3);
+    app.call_with(
+        "DELETE",
+        &bob_path,
+        Some(&ada.token),
+        None,
+        &[("if-match", "\"2\"")],
+    )
+    .await
+    .assert(204);
+    assert_eq!(member_count(&app, &ws, &ada.token).await, 2);
+}
+
+#[tokio::test]
 async fn the_last_owner_can_be_neither_demoted_removed_nor_leave() {
     let app = TestApp::spawn().await;
     let owner = app.signup("Owner").await;
