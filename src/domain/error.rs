@@ -57,6 +57,11 @@ pub enum Error {
     LastWorkspace,
     #[error("organization is not empty")]
     OrganizationNotEmpty,
+    /// The database aborted the transaction for a concurrent one (a
+    /// deadlock, a serialization failure, a lock held too long): nothing
+    /// was written; retry.
+    #[error("busy: retry")]
+    Busy,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -76,11 +81,8 @@ impl From<crate::store::db::DbError> for Error {
         match e {
             // A deadlock or serialization failure (PostgreSQL) or a busy
             // database (SQLite shared by another process): nothing was
-            // written, the client may simply retry. 409 `conflict`, as
-            // Stripe answers a lock timeout, rather than a 500.
-            crate::store::db::DbError::Retry => Error::Conflict(
-                "The request met a concurrent change and was not applied; retry it.".into(),
-            ),
+            // written, the client may simply retry (503 `busy`).
+            crate::store::db::DbError::Retry => Error::Busy,
             e => Error::Internal(e.to_string()),
         }
     }

@@ -60,6 +60,7 @@ codes! {
     IdempotencyKeyReused => (422, "idempotency_key_reused", "Idempotency key reused"),
     RateLimited => (429, "rate_limited", "Too many requests"),
     Internal => (500, "internal", "Internal error"),
+    Busy => (503, "busy", "Busy; retry"),
 }
 
 /// An error on its way to the client.
@@ -192,6 +193,10 @@ impl From<Error> for ApiError {
                 Code::OrganizationNotEmpty,
                 "Move or delete the organization's workspaces first.",
             ),
+            Error::Busy => ApiError::new(
+                Code::Busy,
+                "The request met a concurrent change and was not applied; retry it.",
+            ),
             Error::Internal(cause) => {
                 // Logged once here with its cause; the client sees nothing of it.
                 tracing::error!(error = %cause, "internal error");
@@ -238,6 +243,10 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if self.code == Code::Busy {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         resp
     }
 }
@@ -263,10 +272,12 @@ mod tests {
     }
 
     #[test]
-    fn a_concurrency_failure_is_a_retryable_conflict_not_a_500() {
+    fn a_concurrency_failure_is_a_retryable_503_not_a_500() {
         let e: ApiError = crate::store::db::DbError::Retry.into();
-        assert_eq!(e.code, Code::Conflict);
-        assert_eq!(e.code.status(), StatusCode::CONFLICT);
+        assert_eq!(e.code, Code::Busy);
+        assert_eq!(e.code.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let resp = e.into_response();
+        assert_eq!(resp.headers()["retry-after"], "1");
         let e: ApiError = crate::store::db::DbError::Decode(3).into();
         assert_eq!(e.code, Code::Internal);
     }

@@ -459,11 +459,13 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let first = shape_error(&path, &inner);
     // SPEC §1: `errors` lists every invalid field at once, so the rest of
     // the body's shape errors are gathered too (only on this error path).
-    let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
     let mut errors = vec![first.clone()];
-    for e in more_shape_errors::<T>(body, &first) {
-        if !errors.iter().any(|known| known.field == e.field) {
-            errors.push(e);
+    if bytes.len() <= MAX_COLLECTED_BODY {
+        let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
+        for e in more_shape_errors::<T>(body, &first) {
+            if !errors.iter().any(|known| known.field == e.field) {
+                errors.push(e);
+            }
         }
     }
     Err(if first.code == "unknown" {
@@ -504,6 +506,13 @@ fn shape_error(path: &str, inner: &serde_json::Error) -> FieldError {
     FieldError::new(field, "invalid_type", msg)
 }
 
+/// The largest body whose shape errors are all gathered (larger ones list
+/// the first): gathering parses the body again per bad field.
+const MAX_COLLECTED_BODY: usize = 64 * 1024;
+
+/// At most this many parses to gather a body's shape errors.
+const MAX_PARSES: usize = 48;
+
 /// Values that stand in for a field while the rest of a body is checked.
 fn stand_ins() -> [Value; 6] {
     [
@@ -519,16 +528,19 @@ fn stand_ins() -> [Value; 6] {
 /// Every shape error of `body` after `first`: each bad field is removed
 /// (unknown) or given a stand-in of a type `T` accepts (missing or of the
 /// wrong type), and `T` is parsed again, until it parses or no stand-in
-/// helps. Bounded: at most one round per field and 64 in all.
+/// helps. Bounded: [`MAX_PARSES`] parses of a body of at most
+/// [`MAX_COLLECTED_BODY`] bytes, on the error path only.
 fn more_shape_errors<T: DeserializeOwned>(mut body: Value, first: &FieldError) -> Vec<FieldError> {
+    let parses = std::cell::Cell::new(0);
     let parse = |v: &Value| -> Option<FieldError> {
-        serde_path_to_error::deserialize::<_, T>(v.clone())
+        parses.set(parses.get() + 1);
+        serde_path_to_error::deserialize::<_, T>(v)
             .err()
             .map(|e| shape_error(&e.path().to_string(), e.inner()))
     };
     let mut found: Vec<FieldError> = Vec::new();
     let mut current = first.clone();
-    for _ in 0..64 {
+    while parses.get() < MAX_PARSES {
         let next = if current.code == "unknown" {
             let Some(slot) = slot_of(&mut body, &current.field) else {
                 break;

@@ -132,14 +132,19 @@ async fn keyed(
             headers,
             body,
             ..
-        }) => match state.cipher.open(&sealing_aad(&caller, &key), &body) {
-            Ok(body) => replay(status, &headers, body),
-            // Sealed under another server key (rotated since): not
-            // replayable, and not to be run a second time either.
-            Err(e) => ApiError::from(crate::domain::Error::Internal(format!(
-                "kept idempotent answer: {e}"
-            )))
-            .into_response(),
+        }) => match body.strip_prefix(SEALED) {
+            // Kept before answers were sealed (a row at most a day old
+            // from the previous version): replayed as it is.
+            None => replay(status, &headers, body),
+            Some(sealed) => match state.cipher.open(&sealing_aad(&caller, &key), sealed) {
+                Ok(body) => replay(status, &headers, body),
+                // Sealed under another server key (rotated since): not
+                // replayable, and not to be run a second time either.
+                Err(e) => ApiError::from(crate::domain::Error::Internal(format!(
+                    "kept idempotent answer: {e}"
+                )))
+                .into_response(),
+            },
         },
         Ok(Claim::Claimed) => {
             let resp = next
@@ -175,7 +180,11 @@ async fn keep(state: &AppState, caller: &str, key: &str, resp: Response) -> Resp
         })
         .collect();
     let headers = serde_json::Value::Object(kept).to_string();
-    let sealed = state.cipher.seal(&sealing_aad(caller, key), &bytes);
+    let sealed = [
+        SEALED,
+        &state.cipher.seal(&sealing_aad(caller, key), &bytes),
+    ]
+    .concat();
     if let Err(e) = state
         .store
         .finish_idempotent(caller, key, status.as_u16(), &headers, &sealed)
@@ -185,6 +194,9 @@ async fn keep(state: &AppState, caller: &str, key: &str, resp: Response) -> Resp
     }
     Response::from_parts(parts, Body::from(bytes))
 }
+
+/// Marks a kept body as sealed (rows kept before sealing have none).
+const SEALED: &[u8] = b"sealed:v1:";
 
 /// What a kept body is bound to: a sealed answer copied to another
 /// caller's or key's row does not open.

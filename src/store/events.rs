@@ -66,7 +66,15 @@ pub(crate) async fn record(tx: &mut Tx, event: NewEvent) -> Result<(), Error> {
     let (id, now) = (EventId::new(), now_ms());
     let scope = match (&event.workspace_id, &event.organization_id) {
         (Some(ws), _) => Some(super::webhooks::Subscribers::Workspace(ws.clone())),
-        (None, Some(org)) => Some(super::webhooks::Subscribers::Organization(org.clone())),
+        // Who belongs to an organization is for its members to see (its
+        // member list is 404 to others), and a workspace's admins need
+        // not be: only the organization's own changes (created, renamed,
+        // deleted: what any member sees through `expand=organization`) go
+        // to its workspaces' endpoints.
+        (None, Some(org)) if !event.kind.starts_with("organization.member_") => {
+            Some(super::webhooks::Subscribers::Organization(org.clone()))
+        }
+        (None, Some(_)) => None,
         (None, None) => None,
     };
     tx.execute(

@@ -102,7 +102,11 @@ impl Store {
             .run(&pool)
             .await
             .map_err(|e| DbError::Other(format!("postgres migration failed: {e}")))?;
-        check_case_folding(&pool).await?;
+        // A warning, never a reason not to start (a database that is not
+        // UTF-8 cannot even take the probe's text).
+        if let Err(e) = check_case_folding(&pool).await {
+            tracing::warn!(error = %e, "could not check how PostgreSQL folds case");
+        }
         Ok(Store {
             db: Db::Postgres(pool),
             origin: Origin::Postgres(Box::new(opts), max_conns),

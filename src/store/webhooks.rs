@@ -139,10 +139,6 @@ fn delivery_from(r: &Row) -> Result<Delivery, Error> {
     })
 }
 
-/// Queues the event for every enabled endpoint of its workspace that wants
-/// its type, in the recording transaction. One statement, matching the
-/// stored subscriptions with LIKE (`_` in a type matches itself and, as a
-/// LIKE wildcard, any one character; no two types differ only there).
 /// Whose endpoints an event goes to.
 pub(crate) enum Subscribers {
     /// The workspace's.
@@ -152,6 +148,10 @@ pub(crate) enum Subscribers {
     Organization(OrganizationId),
 }
 
+/// Queues the event for every enabled endpoint of its workspace that wants
+/// its type, in the recording transaction. One statement, matching the
+/// stored subscriptions with LIKE (`_` in a type matches itself and, as a
+/// LIKE wildcard, any one character; no two types differ only there).
 pub(crate) async fn enqueue_deliveries(
     tx: &mut Tx,
     to: &Subscribers,

@@ -295,3 +295,51 @@ async fn a_replay_authenticates_first_and_a_kept_secret_is_sealed() {
     revoked.assert_problem(401, "unauthenticated");
     assert!(revoked.header("idempotent-replayed").is_none());
 }
+
+#[tokio::test]
+async fn an_answer_kept_before_sealing_still_replays() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    // A row as the previous version kept it: the body in clear.
+    let body = json!({"name": "Legacy"});
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let mut h = Sha256::new();
+    h.update(b"POST\n/v1/workspaces\n");
+    h.update(&bytes);
+    let hash = hex::encode(h.finalize());
+    let caller = workspaced::auth::token_hash(&ada.token);
+    let now = workspaced::domain::time::now_ms();
+    app.store
+        .claim_idempotency_key(
+            &caller,
+            "old-key",
+            &hash,
+            now,
+            workspaced::domain::time::DAY,
+        )
+        .await
+        .unwrap();
+    app.store
+        .finish_idempotent(
+            &caller,
+            "old-key",
+            201,
+            r#"{"content-type":"application/json"}"#,
+            br#"{"id":"ws_kept_in_clear"}"#,
+        )
+        .await
+        .unwrap();
+    let r = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(body),
+            &[("idempotency-key", "old-key")],
+        )
+        .await;
+    r.assert(201);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(r.body["id"], "ws_kept_in_clear");
+}

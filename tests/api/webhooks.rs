@@ -429,4 +429,31 @@ async fn organization_events_reach_the_endpoints_of_its_workspaces() {
         payload["data"]["changes"],
         json!({"name": ["Acme", "Acme Corp"]})
     );
+    // Who belongs to the organization is not sent to its workspaces'
+    // endpoints (their admins need not be members of it).
+    app.post(
+        &ws_path(&ws, "webhooks"),
+        &ada.token,
+        json!({"url": url, "events": ["*"]}),
+    )
+    .await
+    .assert(201);
+    // (That endpoint's own webhook.created is sent first.)
+    assert_eq!(sender.deliver_due(&app.state, now_ms()).await.unwrap(), 1);
+    let bob = app.signup("Bob").await;
+    app.post(
+        &format!("/v1/organizations/{org}/members"),
+        &ada.token,
+        json!({"user_id": bob.id, "role": "member"}),
+    )
+    .await
+    .assert(201);
+    assert_eq!(sender.deliver_due(&app.state, now_ms()).await.unwrap(), 0);
+    let kinds: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| serde_json::from_str::<Value>(body).unwrap()["type"].to_string())
+        .collect();
+    assert_eq!(kinds, ["\"organization.updated\"", "\"webhook.created\""]);
 }
