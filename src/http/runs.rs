@@ -208,7 +208,7 @@ pub async fn put_schedule(
             Error::field("cron", "required", "is required (null clears the schedule)").into(),
         );
     };
-    // Without `timezone`, the store keeps the zone already set.
+    // Without `timezone` the store uses UTC: a PUT replaces the schedule.
     let mut v = Validator::new();
     let timezone = v.check_opt(req.timezone, |tz| schedule::parse_timezone(&tz));
     let parsed = cron.and_then(|c| v.check(Schedule::new(&c, min_interval)));
