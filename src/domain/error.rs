@@ -66,6 +66,15 @@ pub enum Error {
     Internal(String),
 }
 
+/// `If-Match` (SPEC §1): with a tag, the resource must be at that version
+/// (412 `version_mismatch` otherwise); without one, any version.
+pub fn check_version(if_match: Option<i64>, current: i64) -> Result<(), Error> {
+    match if_match {
+        Some(v) if v != current => Err(Error::VersionMismatch),
+        _ => Ok(()),
+    }
+}
+
 impl Error {
     pub fn field(field: &str, code: &str, message: impl Into<String>) -> Self {
         Error::Validation(vec![FieldError::new(field, code, message)])

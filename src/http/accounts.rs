@@ -16,6 +16,7 @@ use super::response::{ListResponse, Versioned};
 use crate::app::AppState;
 use crate::auth;
 use crate::domain::account::{self, TokenKind, User, SERVICE_SCOPES};
+use crate::domain::error::check_version;
 use crate::domain::error::RateInfo;
 use crate::domain::time::{self, now_ms, DAY};
 use crate::domain::validation::{FieldError, Validator};
@@ -323,9 +324,7 @@ pub async fn update_me(
     let id = caller.user()?;
     let Some(raw) = req.name else {
         let user = caller.profile(&state).await?;
-        if if_match.0.is_some_and(|v| v != user.version) {
-            return Err(Error::VersionMismatch.into());
-        }
+        check_version(if_match.0, user.version)?;
         return Ok(Versioned::ok(user.version, UserResponse::from(&user)));
     };
     let name = account::user_name(&raw).map_err(|e| Error::Validation(vec![e]))?;

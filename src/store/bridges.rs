@@ -9,6 +9,7 @@ use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::Store;
 use crate::domain::bridge::{Bridge, BridgePatch, NewBridge, SealedCredentials};
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{BridgeId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest, Sort};
@@ -137,9 +138,7 @@ impl Store {
     ) -> Result<Bridge, Error> {
         let mut tx = self.db.begin().await?;
         let mut b = locked_bridge(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != b.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, b.version)?;
         if patch.is_empty() {
             tx.commit().await?;
             return Ok(b);
@@ -207,9 +206,7 @@ impl Store {
     ) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         let b = locked_bridge(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != b.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, b.version)?;
         tx.execute("DELETE FROM bridges WHERE id = $1", params![&b.id])
             .await?;
         let changes = Changes::new().field("name", b.name.as_str(), Json::Null);

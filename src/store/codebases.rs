@@ -4,6 +4,7 @@ use super::db::{DbError, Row, Tx};
 use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{CodebaseId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest, Sort};
@@ -136,9 +137,7 @@ impl Store {
     ) -> Result<Codebase, Error> {
         let mut tx = self.db.begin().await?;
         let mut c = locked_codebase(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != c.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, c.version)?;
         let before = c.fields();
         let after = change(&before)?;
         if after == before {
@@ -196,9 +195,7 @@ impl Store {
     ) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         let c = locked_codebase(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != c.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, c.version)?;
         tx.execute("DELETE FROM codebases WHERE id = $1", params![&c.id])
             .await?;
         let changes = Changes::new().field("name", c.name.as_str(), Json::Null);

@@ -6,6 +6,7 @@
 use super::db::{Backend, Tx};
 use super::workspaces::locked_workspace;
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::time::now_ms;
 use crate::domain::workspace::Workspace;
@@ -72,9 +73,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         lock_logos(&mut tx).await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
-        if if_match.is_some_and(|v| v != w.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, w.version)?;
         let now = now_ms();
         let new_key = new.as_ref().map(|(k, _, _)| (*k).to_owned());
         if w.logo_key == new_key {

@@ -13,6 +13,7 @@ use super::Store;
 use serde_json::Value as Json;
 
 use super::events::record;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{MembershipId, OrganizationId, UserId, WorkspaceId};
 use crate::domain::members::{check_change, check_grant, check_leave, Actor, Change, Member};
@@ -54,6 +55,7 @@ pub(crate) struct LockedWorkspace {
     pub member_count: i64,
     pub status: String,
     pub organization_id: Option<String>,
+    pub version: i64,
 }
 
 /// Locks the workspace row, then its owner rows; returns the workspace and
@@ -64,7 +66,7 @@ pub(crate) async fn lock_workspace(
     ws: &WorkspaceId,
 ) -> Result<(LockedWorkspace, Vec<String>), Error> {
     let sql = format!(
-        "SELECT plan, member_count, status, organization_id FROM workspaces WHERE id = $1{}",
+        "SELECT plan, member_count, status, organization_id, version FROM workspaces WHERE id = $1{}",
         tx.for_update()
     );
     let row = tx
@@ -77,6 +79,7 @@ pub(crate) async fn lock_workspace(
         member_count: row.int(1)?,
         status: row.text(2)?,
         organization_id: row.opt_text(3)?,
+        version: row.int(4)?,
     };
     let sql = format!(
         "SELECT user_id FROM memberships WHERE workspace_id = $1 AND role = 4 ORDER BY user_id{}",
@@ -317,9 +320,7 @@ impl Store {
             .ok_or(Error::NotFound)?;
         check_change(me, current.role, change, owners.len())?;
         // After the role checks, so a 412 tells no more than a 403 would.
-        if if_match.is_some_and(|v| v != current.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, current.version)?;
         let before = current.role;
         let result = match change {
             Change::SetRole(role) if role == before => Some(current),
@@ -377,16 +378,8 @@ impl Store {
         if me != Some(Role::Owner) {
             return Err(Error::NeedsOwner);
         }
-        if let Some(expected) = if_match {
-            // The workspace's version: a transfer changes the workspace.
-            let row = tx
-                .fetch_optional("SELECT version FROM workspaces WHERE id = $1", params![ws])
-                .await?
-                .ok_or(Error::NotFound)?;
-            if row.int(0)? != expected {
-                return Err(Error::VersionMismatch);
-            }
-        }
+        // The workspace's version: a transfer changes the workspace.
+        check_version(if_match, locked.version)?;
         if actor.user() == Some(target) {
             return Err(Error::field(
                 "user_id",

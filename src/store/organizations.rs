@@ -6,6 +6,7 @@ use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::ratelimit::{add_in_tx, window_start};
 use super::workspaces::CountedLimit;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
@@ -221,9 +222,7 @@ impl super::Store {
             .await?
             .ok_or(Error::NotFound)?;
         let version = row.int(2)?;
-        if if_match.is_some_and(|v| v != version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, version)?;
         if patch.name.is_none() && patch.slug.is_none() {
             tx.commit().await?;
             return Ok(());
@@ -271,9 +270,7 @@ impl super::Store {
             .fetch_optional(&sql, params![id])
             .await?
             .ok_or(Error::NotFound)?;
-        if if_match.is_some_and(|v| v != row.int(0).unwrap_or(-1)) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, row.int(0)?)?;
         // Locked, so a restore cannot bring one back between the check and
         // the detaching below.
         let sql = format!(

@@ -4,6 +4,7 @@
 use super::db::Tx;
 use super::workspaces::locked_workspace;
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::ids::WorkspaceId;
 use crate::domain::plans::Plans;
 use crate::domain::time::{now_ms, DAY};
@@ -59,9 +60,7 @@ impl Store {
         };
         let mut tx = self.db.begin().await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
-        if if_match.is_some_and(|v| v != w.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, w.version)?;
         let now = now_ms();
         let changes = crate::domain::event::Changes::new().field("plan", w.plan.as_str(), plan);
         let event = crate::domain::event::NewEvent::in_workspace(

@@ -6,6 +6,7 @@ use super::events::record;
 use super::lists::{page_in_workspace, Table};
 use super::workspaces::locked_workspace;
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{ProjectId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest, Sort};
@@ -171,9 +172,7 @@ impl Store {
     ) -> Result<Project, Error> {
         let mut tx = self.db.begin().await?;
         let mut p = locked_project(&mut tx, ws, key).await?;
-        if if_match.is_some_and(|v| v != p.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, p.version)?;
         let before = (
             p.name.clone(),
             p.slug.clone(),
@@ -241,9 +240,7 @@ impl Store {
         let mut tx = self.db.begin().await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
         let p = locked_project(&mut tx, ws, key).await?;
-        if if_match.is_some_and(|v| v != p.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, p.version)?;
         tx.execute("DELETE FROM projects WHERE id = $1", params![&p.id])
             .await?;
         if settings::default_project(&w.settings) == Some(p.id.as_str()) {

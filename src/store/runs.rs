@@ -18,6 +18,7 @@ use super::db::{Row, Tx};
 use super::events::record;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{RunId, TokenId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
@@ -268,9 +269,7 @@ impl Store {
             Some(r) => (r.opt_text(0)?, Some(r.text(1)?), r.int(2)?),
             None => (None, None, 0),
         };
-        if if_match.is_some_and(|v| v != version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, version)?;
         // A PUT replaces the schedule: a zone not given is UTC (SPEC §8:
         // `timezone?: "UTC"`), as GET shows for a workspace never scheduled.
         let zone = timezone.unwrap_or(Tz::UTC);
@@ -390,9 +389,7 @@ impl Store {
         if &run.workspace_id != ws {
             return Err(Error::NotFound);
         }
-        if if_match.is_some_and(|v| v != run.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, run.version)?;
         if run.status.is_finished() {
             return Err(Error::Conflict(format!(
                 "The run is already {}.",

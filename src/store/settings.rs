@@ -7,6 +7,7 @@ use super::db::Tx;
 use super::events::record;
 use super::workspaces::locked_workspace;
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::settings;
@@ -65,9 +66,7 @@ impl Store {
     ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut w = locked_workspace(&mut tx, ws).await?;
-        if if_match.is_some_and(|v| v != w.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, w.version)?;
         let before = w.settings.clone();
         change(&mut w.settings);
         if w.settings == before {
@@ -133,9 +132,7 @@ impl Store {
             .await?
             .ok_or(Error::NotFound)?;
         let (current, version) = (providers_from(&row.text(0)?), row.int(1)?);
-        if if_match.is_some_and(|v| v != version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, version)?;
         if current == providers {
             tx.commit().await?;
             return Ok((current, version));

@@ -11,6 +11,7 @@ use super::events::record;
 use super::events::Event;
 use super::lists::{page_newest_first, NewestFirst};
 use super::Store;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{EventId, OrganizationId, WebhookId, WorkspaceId};
 use crate::domain::pagination::{Page, PageRequest};
@@ -284,9 +285,7 @@ impl Store {
     ) -> Result<Webhook, Error> {
         let mut tx = self.db.begin().await?;
         let mut w = locked_webhook(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != w.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, w.version)?;
         let before = (w.url.clone(), w.events.clone(), w.enabled);
         if let Some(v) = &patch.url {
             w.url = v.clone();
@@ -343,9 +342,7 @@ impl Store {
     ) -> Result<(), Error> {
         let mut tx = self.db.begin().await?;
         let w = locked_webhook(&mut tx, ws, id).await?;
-        if if_match.is_some_and(|v| v != w.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, w.version)?;
         tx.execute("DELETE FROM webhooks WHERE id = $1", params![&w.id])
             .await?;
         let changes = Changes::new().field("url", w.url.as_str(), Json::Null);

@@ -1,6 +1,7 @@
 //! Archive, soft delete, restore, purge.
 
 use super::*;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::{UserId, WorkspaceId};
 use crate::domain::time::{now_ms, Millis};
@@ -20,9 +21,7 @@ impl Store {
     ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
-        if if_match.is_some_and(|v| v != ws.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, ws.version)?;
         let target = if archive {
             Status::Archived
         } else {
@@ -67,9 +66,7 @@ impl Store {
     ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
-        if if_match.is_some_and(|v| v != ws.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, ws.version)?;
         if ws.status == Status::Deleted {
             tx.commit().await?;
             return Ok(ws);
@@ -105,9 +102,7 @@ impl Store {
     ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
-        if if_match.is_some_and(|v| v != ws.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, ws.version)?;
         if ws.status != Status::Deleted {
             tx.commit().await?;
             return Ok(ws);
@@ -152,9 +147,7 @@ impl Store {
     ) -> Result<bool, Error> {
         let mut tx = self.db.begin().await?;
         let ws = locked_workspace(&mut tx, id).await?;
-        if if_match.is_some_and(|v| v != ws.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, ws.version)?;
         if ws.status != Status::Deleted {
             keep_last(&mut tx, id, keep_last_for).await?;
         }

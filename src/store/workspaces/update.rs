@@ -3,6 +3,7 @@
 use serde_json::{Map, Value as Json};
 
 use super::*;
+use crate::domain::error::check_version;
 use crate::domain::event::{Changes, NewEvent};
 use crate::domain::ids::WorkspaceId;
 use crate::domain::json::{check_size, merge_patch};
@@ -23,9 +24,7 @@ impl Store {
     ) -> Result<Workspace, Error> {
         let mut tx = self.db.begin().await?;
         let mut ws = locked_workspace(&mut tx, id).await?;
-        if if_match.is_some_and(|v| v != ws.version) {
-            return Err(Error::VersionMismatch);
-        }
+        check_version(if_match, ws.version)?;
         if patch.is_empty() {
             tx.commit().await?;
             return Ok(ws);
