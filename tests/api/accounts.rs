@@ -256,6 +256,44 @@ async fn personal_access_tokens_are_shown_once_and_revocable() {
         .assert_problem(404, "not_found");
 }
 
+/// On SQLite a token found in a read snapshot is kept with it for the
+/// next request (`store/accounts.rs`); revoking it must still take effect
+/// on the very next request, on workspace routes and the others alike.
+#[tokio::test]
+async fn a_token_used_a_moment_ago_is_refused_once_revoked() {
+    let app = TestApp::spawn().await;
+    let ada = app.signup("Ada").await;
+    let ws = app.workspace(&ada, "Lab").await;
+    let path = format!("/v1/workspaces/{}", ws["id"].as_str().unwrap());
+    let created = app
+        .post("/v1/me/tokens", &ada.token, json!({"name": "ci"}))
+        .await;
+    created.assert(201);
+    let pat = created.body["token"].as_str().unwrap().to_owned();
+    for _ in 0..3 {
+        app.get(&path, &pat).await.assert(200);
+        app.get("/v1/me", &pat).await.assert(200);
+    }
+    let id = created.body["id"].as_str().unwrap();
+    app.delete(&format!("/v1/me/tokens/{id}"), &ada.token)
+        .await
+        .assert(204);
+    app.get(&path, &pat)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/v1/me", &pat)
+        .await
+        .assert_problem(401, "unauthenticated");
+    // The same for the token that revokes itself, used right before.
+    app.get(&path, &ada.token).await.assert(200);
+    app.call("POST", "/v1/auth/logout", Some(&ada.token), None)
+        .await
+        .assert(204);
+    app.get(&path, &ada.token)
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
 #[tokio::test]
 async fn token_requests_are_validated() {
     let app = TestApp::spawn().await;

@@ -21,6 +21,7 @@ use self::writer::{Writer, WriterState};
 use super::db::{Columns, DbError, Row, Value};
 
 pub use self::conn::Conn;
+pub use self::readers::SnapshotMemo;
 pub use self::writer::SqliteWriter;
 
 /// `synchronous` setting for the writer. NORMAL in WAL mode loses nothing on
@@ -122,6 +123,15 @@ impl SqliteDb {
     /// Runs `f` on a reader connection, in a read snapshot that includes
     /// every write this process acknowledged (see `readers.rs`).
     pub fn read<T>(&self, f: impl FnOnce(&Conn) -> Result<T, DbError>) -> Result<T, DbError> {
+        self.read_memo(|conn, _| f(conn))
+    }
+
+    /// [`SqliteDb::read`], with what earlier lookups found in the same read
+    /// snapshot (see `readers.rs`).
+    pub fn read_memo<T>(
+        &self,
+        f: impl FnOnce(&Conn, &mut SnapshotMemo) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
         self.readers
             .read(&self.wal.commits, || self.open_reader(), f)
     }
@@ -286,6 +296,23 @@ pub fn for_each_row(
         each(&mut row)?;
     }
     Ok(())
+}
+
+/// The first row `sql` selects, decoded in place by `decode`.
+pub fn find<T>(
+    conn: &Conn,
+    sql: &str,
+    params: &[Value],
+    mut decode: impl FnMut(&mut dyn Columns) -> Result<T, DbError>,
+) -> Result<Option<T>, DbError> {
+    let mut found = None;
+    for_each_row(conn, sql, params, &mut |r| {
+        if found.is_none() {
+            found = Some(decode(r)?);
+        }
+        Ok(())
+    })?;
+    Ok(found)
 }
 
 pub fn execute(conn: &Conn, sql: &str, params: &[Value]) -> Result<u64, DbError> {

@@ -23,7 +23,15 @@
 //! thread ends the snapshots of idle readers before each of its rounds
 //! ([`Readers::release_idle`]); and while it restarts the WAL, readers keep
 //! no snapshot at all ([`Readers::release_snapshots`]).
+//!
+//! A snapshot does not change while it is held, so what a lookup found in it
+//! can be kept with it and handed to the next lookup of the same key in the
+//! same snapshot, which would read the same rows: the [`SnapshotMemo`]. It
+//! is emptied whenever the snapshot ends, so it is never older than the
+//! snapshot it was read in, and a read that must see a commit (every read
+//! after one this process acknowledged) finds it empty.
 
+use std::any::Any;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -53,14 +61,59 @@ impl Commits {
     }
 }
 
+/// How many lookups a snapshot keeps (the oldest goes first).
+const MEMO_ENTRIES: usize = 8;
+
+/// Lookups answered from a reader's current snapshot, by kind (the value's
+/// type) and key; see the module comment. Filled and read by the store (the
+/// tokens of `store/accounts.rs`), emptied here when the snapshot ends.
+#[derive(Default)]
+pub struct SnapshotMemo {
+    entries: Vec<(Box<str>, Box<dyn Any + Send>)>,
+}
+
+impl SnapshotMemo {
+    /// The `T` kept under `key` in this snapshot.
+    pub fn get<T: 'static>(&self, key: &str) -> Option<&T> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| &**k == key)
+            .find_map(|(_, v)| v.downcast_ref())
+    }
+
+    /// Keeps `value` as what a lookup of `key` found in this snapshot.
+    pub fn put<T: Send + 'static>(&mut self, key: &str, value: T) {
+        self.entries.retain(|(k, v)| !(&**k == key && v.is::<T>()));
+        if self.entries.len() >= MEMO_ENTRIES {
+            self.entries.remove(0);
+        }
+        self.entries.push((key.into(), Box::new(value)));
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
+
 struct Reader {
     conn: Conn,
     /// The open read transaction: the commit count before it began, and when.
     snapshot: Option<(u64, Instant)>,
+    /// What lookups found in that snapshot.
+    memo: SnapshotMemo,
 }
 
 impl Reader {
+    fn new(conn: Conn) -> Self {
+        Reader {
+            conn,
+            snapshot: None,
+            memo: SnapshotMemo::default(),
+        }
+    }
+
     fn end_snapshot(&mut self) {
+        self.memo.clear();
         if self.snapshot.take().is_some() && !self.conn.is_autocommit() {
             // A read transaction has nothing to lose; if even this fails the
             // connection is not reused (the next read sees `is_autocommit`
@@ -96,15 +149,12 @@ impl Readers {
         &self,
         commits: &Commits,
         open: impl Fn() -> Result<Conn, DbError>,
-        f: impl FnOnce(&Conn) -> Result<T, DbError>,
+        f: impl FnOnce(&Conn, &mut SnapshotMemo) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let popped = self.idle.lock().expect("reader pool poisoned").pop();
         let mut reader = match popped {
             Some(r) => r,
-            None => Reader {
-                conn: open()?,
-                snapshot: None,
-            },
+            None => Reader::new(open()?),
         };
         let now = commits.get();
         if let Some((at_commit, since)) = reader.snapshot {
@@ -116,16 +166,14 @@ impl Readers {
         if reader.snapshot.is_none() {
             if !reader.conn.is_autocommit() {
                 // Left inside a transaction by a failure: not reused.
-                reader = Reader {
-                    conn: open()?,
-                    snapshot: None,
-                };
+                reader = Reader::new(open()?);
             }
             // Deferred: the snapshot is taken by the first read below.
+            reader.memo.clear();
             reader.conn.execute_batch("BEGIN")?;
             reader.snapshot = Some((now, Instant::now()));
         }
-        let out = f(&reader.conn);
+        let out = f(&reader.conn, &mut reader.memo);
         if out.is_err() || commits.get() != now {
             // Whatever went wrong, the next read starts afresh; and a
             // snapshot that a commit already made stale is of no use to
@@ -319,5 +367,73 @@ mod tests {
         let state = db.writer.quiet().await;
         assert!(!checkpoint(&other, "TRUNCATE").unwrap().busy);
         drop(state);
+    }
+
+    /// What a lookup kept in the memo, and whether this read found it there.
+    fn memo_read(db: &SqliteDb) -> (i64, bool) {
+        db.read_memo(|c, memo| {
+            if let Some(n) = memo.get::<i64>("count") {
+                return Ok((*n, true));
+            }
+            let n = query(c, "SELECT count(*) FROM t", &[])?[0].int(0)?;
+            memo.put("count", n);
+            Ok((n, false))
+        })
+        .unwrap()
+    }
+
+    /// `memo_read` finds `n` in the memo (a few tries: the checkpoint
+    /// thread ends idle snapshots every 500 ms, which may fall in between).
+    fn kept(db: &SqliteDb, n: i64) -> bool {
+        (0..5).any(|_| memo_read(db) == (n, true))
+    }
+
+    #[tokio::test]
+    async fn the_memo_lives_as_long_as_the_snapshot_it_was_read_in() {
+        let (dir, db) = open().await;
+        db.readers.set_max_age(Duration::from_secs(3600));
+        assert_eq!(memo_read(&db), (0, false));
+        assert!(kept(&db, 0));
+        // A commit through our writer ends the snapshot, and the memo with it.
+        write(&db, "a").await;
+        assert_eq!(memo_read(&db), (1, false));
+        assert!(kept(&db, 1));
+        // Another process's commit: invisible to the snapshot, so to the
+        // memo too, until the snapshot is ended (here by the checkpoint
+        // thread's release of idle readers; otherwise by its age).
+        let other = Connection::open(dir.path().join("t.db")).unwrap();
+        other.execute("INSERT INTO t (k) VALUES ('b')", []).unwrap();
+        db.readers.release_idle();
+        assert_eq!(memo_read(&db), (2, false));
+        // By its age.
+        db.readers.set_max_age(MAX_SNAPSHOT_AGE);
+        other.execute("INSERT INTO t (k) VALUES ('c')", []).unwrap();
+        std::thread::sleep(MAX_SNAPSHOT_AGE + Duration::from_millis(1));
+        assert_eq!(memo_read(&db), (3, false));
+        // A failed read ends the snapshot as well.
+        db.readers.set_max_age(Duration::from_secs(3600));
+        assert!(kept(&db, 3));
+        let failed = db.read_memo(|c, _| query(c, "SELECT nope FROM t", &[]));
+        assert!(failed.is_err());
+        assert_eq!(memo_read(&db), (3, false));
+    }
+
+    #[test]
+    fn the_memo_keeps_a_few_entries_by_key_and_kind() {
+        let mut memo = super::SnapshotMemo::default();
+        memo.put("a", 1i64);
+        memo.put("a", "one".to_owned());
+        assert_eq!(memo.get::<i64>("a"), Some(&1));
+        assert_eq!(memo.get::<String>("a").map(String::as_str), Some("one"));
+        assert_eq!(memo.get::<i64>("b"), None);
+        memo.put("a", 2i64);
+        assert_eq!(memo.get::<i64>("a"), Some(&2));
+        for i in 0..super::MEMO_ENTRIES as i64 {
+            memo.put(&format!("k{i}"), i);
+        }
+        // The oldest went first.
+        assert_eq!(memo.get::<String>("a"), None);
+        assert_eq!(memo.get::<i64>("k0"), Some(&0));
+        assert_eq!(memo.entries.len(), super::MEMO_ENTRIES);
     }
 }

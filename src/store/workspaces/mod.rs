@@ -3,6 +3,8 @@
 //! Split by operation: `create`, `list`, `update`, `lifecycle` (archive,
 //! delete, restore, purge).
 
+use std::sync::LazyLock;
+
 mod create;
 mod lifecycle;
 mod list;
@@ -122,24 +124,34 @@ impl Store {
         key: &str,
         user: Option<&UserId>,
     ) -> Result<Option<Workspace>, Error> {
-        let by = if key.starts_with(WorkspaceId::PREFIX) {
-            "w.id"
-        } else {
-            "w.slug"
-        };
-        let sql = format!(
+        let user = user.map(|u| u.as_str()).unwrap_or("");
+        Ok(self
+            .db
+            .find(workspace_for_sql(key), params![key, user], |r| {
+                workspace_from(r)
+            })
+            .await?)
+    }
+}
+
+/// The query of [`Store::workspace_for`] (`$1` the id or slug, `$2` the
+/// user id or ""), decoded by [`workspace_from`]. Built once: it is on
+/// every workspace route.
+pub(crate) fn workspace_for_sql(key: &str) -> &'static str {
+    fn sql(by: &str) -> String {
+        format!(
             "SELECT {WS_COLS}, m.role, om.role FROM workspaces w
              LEFT JOIN memberships m ON m.workspace_id = w.id AND m.user_id = $2
              LEFT JOIN org_members om ON om.organization_id = w.organization_id AND om.user_id = $2
              WHERE {by} = $1"
-        );
-        let user = user.map(|u| u.as_str()).unwrap_or("");
-        Ok(self
-            .db
-            .find(&sql, params![key, user], |r: &mut dyn Columns| {
-                workspace_from(r)
-            })
-            .await?)
+        )
+    }
+    static BY_ID: LazyLock<String> = LazyLock::new(|| sql("w.id"));
+    static BY_SLUG: LazyLock<String> = LazyLock::new(|| sql("w.slug"));
+    if key.starts_with(WorkspaceId::PREFIX) {
+        &BY_ID
+    } else {
+        &BY_SLUG
     }
 }
 
