@@ -14,7 +14,21 @@ use crate::support::{request, signup, Database, Server};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_the_request_in_flight_then_exits_0() {
     let db = Database::new().await;
-    let mut server = Server::start(&db);
+    let server = Server::start(&db);
+    drains_then_exits_0(&db, server).await;
+    db.cleanup().await;
+}
+
+/// The same on tokio's single-threaded runtime (the server on one CPU).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_the_request_in_flight_then_exits_0_on_one_cpu() {
+    let db = Database::new().await;
+    let server = Server::start_on_one_cpu(&db);
+    drains_then_exits_0(&db, server).await;
+    db.cleanup().await;
+}
+
+async fn drains_then_exits_0(db: &Database, mut server: Server) {
     let addr = server.addr.clone();
     let token = signup(&addr, "drain");
 
@@ -67,7 +81,7 @@ async fn sigterm_answers_the_request_in_flight_then_exits_0() {
     assert!(status.success(), "exit status {status}");
 
     // What it acknowledged is there after a restart.
-    let server = Server::start(&db);
+    let server = Server::start(db);
     let (code, ws) = request(
         &server.addr,
         "GET",
@@ -78,6 +92,4 @@ async fn sigterm_answers_the_request_in_flight_then_exits_0() {
     .expect("get");
     assert_eq!(code, 200, "{ws}");
     assert_eq!(ws["name"], "Drained");
-    drop(server);
-    db.cleanup().await;
 }

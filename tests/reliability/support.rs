@@ -78,12 +78,30 @@ impl Server {
 
     /// With extra environment variables (configuration).
     pub fn start_with(db: &Database, env: &[(&str, &str)]) -> Server {
+        Server::spawn(db, env, false)
+    }
+
+    /// Allowed one CPU only (`taskset -c 0`, which execs the server in its
+    /// own process), as the bench runs it and as a one-core container
+    /// would: the server then runs on tokio's single-threaded runtime.
+    pub fn start_on_one_cpu(db: &Database) -> Server {
+        Server::spawn(db, &[], true)
+    }
+
+    fn spawn(db: &Database, env: &[(&str, &str)], one_cpu: bool) -> Server {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
         let addr = format!("127.0.0.1:{port}");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_workspaced"));
+        let bin = env!("CARGO_BIN_EXE_workspaced");
+        let mut cmd = if one_cpu {
+            let mut c = Command::new("taskset");
+            c.args(["-c", "0", bin]);
+            c
+        } else {
+            Command::new(bin)
+        };
         cmd.args(["serve", "--listen", &addr])
             .arg("--data-dir")
             .arg(db.dir.path())
