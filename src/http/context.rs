@@ -66,6 +66,14 @@ static RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
 static RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
 static RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
+/// A header value of `n`'s digits, in one allocation: `HeaderValue::from(u64)`
+/// takes two (a `BytesMut`, then the shared buffer it freezes into), and the
+/// rate-limit headers are on every answer.
+fn number(n: u64) -> HeaderValue {
+    HeaderValue::from_bytes(itoa::Buffer::new().format(n).as_bytes())
+        .expect("digits are a valid header value")
+}
+
 /// Whether a request of this method may change something, and so record
 /// events: reads skip the origin scope (two allocations a request).
 pub fn records_events(method: &axum::http::Method) -> bool {
@@ -126,12 +134,12 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let h = resp.headers_mut();
     h.insert(&REQUEST_ID, request_id.clone());
     if let Some(r) = rate {
-        h.insert(&RATELIMIT_LIMIT, r.limit.into());
-        h.insert(&RATELIMIT_REMAINING, r.remaining.into());
-        h.insert(&RATELIMIT_RESET, r.reset_secs.into());
+        h.insert(&RATELIMIT_LIMIT, number(r.limit));
+        h.insert(&RATELIMIT_REMAINING, number(r.remaining));
+        h.insert(&RATELIMIT_RESET, number(r.reset_secs));
         if resp.status().as_u16() == 429 {
             resp.headers_mut()
-                .insert("retry-after", r.reset_secs.max(1).into());
+                .insert("retry-after", number(r.reset_secs.max(1)));
         }
     }
     let status = resp.status().as_u16();
@@ -151,6 +159,13 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn numbers_are_written_as_their_digits() {
+        for n in [0, 7, 59, 100_000_000, u64::MAX] {
+            assert_eq!(super::number(n), axum::http::HeaderValue::from(n));
+        }
+    }
+
     #[test]
     fn generated_request_ids_are_distinct_version_7_uuids() {
         let (a, b) = (super::new_request_id(), super::new_request_id());
