@@ -131,23 +131,17 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The tokio runtime: one worker per CPU the process may run on. With one
-/// CPU (the bench pins the server with `taskset -c 0`; a container given
-/// one core), the single-threaded scheduler: everything runs on this
-/// thread, so a task's wake-up, the timer and the I/O driver skip the
-/// multi-threaded scheduler's atomics and hand-offs. Measured on the point
-/// read (10 s wrk runs, interleaved, same binary): 61,555 / 61,340 req/s
-/// against 59,976 / 60,901 with one multi-threaded worker. Blocking work
-/// (argon2, the SQLite checkpoint) runs on threads of its own either way.
+/// The tokio runtime: one worker per CPU the process may run on (the bench
+/// pins the server with `taskset -c 0`: one worker). The single-threaded
+/// scheduler for one CPU was measured four times across sessions (docs/
+/// performance.md, runs 11, 12 and 19): slower once, no clear difference
+/// the other times.
 fn runtime(cpus: usize) -> tokio::runtime::Runtime {
-    let mut builder = if cpus == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(cpus);
-        b
-    };
-    builder.enable_all().build().expect("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cpus)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn init_tracing(config: &Config) {

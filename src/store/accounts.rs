@@ -61,8 +61,8 @@ fn token_and_workspace_sql(by: &str) -> String {
 /// return, so it is revoked, expired or changed exactly when a read would
 /// see it so. Under a read load this spares every request but the first of
 /// a snapshot (up to 1 ms) the token's part of the query (measured on the
-/// point read: +3 to +9 % requests a second in 3 interleaved pairs of 10 s
-/// runs, the same binary with and without). PostgreSQL keeps no snapshot
+/// point read: +3.5 to +9.5 % requests a second in 3 interleaved pairs of
+/// 10 s runs, the same binary with and without). PostgreSQL keeps no snapshot
 /// between requests, and there the token and the workspace are one round
 /// trip whatever is known, so it runs the query every time.
 ///

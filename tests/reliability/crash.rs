@@ -1,6 +1,7 @@
 //! Crash safety: every create the server acknowledged (201) survives a
 //! `kill -9` at a random moment, and the SQLite file stays intact; with the
-//! server on one CPU (single-threaded runtime) in every other cycle.
+//! server on one CPU (one runtime worker, as in the bench) in every other
+//! cycle.
 //!
 //! `CRASH_CYCLES` (default 10) sets the number of kill/restart cycles; the
 //! longer manual run is `CRASH_CYCLES=100 cargo nextest run --test reliability crash`.
@@ -66,8 +67,8 @@ async fn acknowledged_creates_survive_kill_9() {
         if let Some(file) = db.sqlite_file() {
             assert_eq!(sqlite_integrity(&file), "ok", "cycle {cycle}");
         }
-        // Every other run on one CPU (tokio's single-threaded runtime, as
-        // in the bench), the others on all of them.
+        // Every other run on one CPU (one runtime worker, as in the
+        // bench), the others on all of them.
         let restarted = if cycle % 2 == 0 {
             Server::start_on_one_cpu(&db)
         } else {

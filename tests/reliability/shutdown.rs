@@ -19,7 +19,7 @@ async fn sigterm_answers_the_request_in_flight_then_exits_0() {
     db.cleanup().await;
 }
 
-/// The same on tokio's single-threaded runtime (the server on one CPU).
+/// The same with the server on one CPU (one runtime worker, as in the bench).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_answers_the_request_in_flight_then_exits_0_on_one_cpu() {
     let db = Database::new().await;

@@ -83,7 +83,8 @@ impl Server {
 
     /// Allowed one CPU only (`taskset -c 0`, which execs the server in its
     /// own process), as the bench runs it and as a one-core container
-    /// would: the server then runs on tokio's single-threaded runtime.
+    /// would: one runtime worker, which the blocking parts (SQLite reads
+    /// on the worker, the group commit's yield) must not stall.
     pub fn start_on_one_cpu(db: &Database) -> Server {
         Server::spawn(db, &[], true)
     }
