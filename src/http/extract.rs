@@ -30,7 +30,8 @@ use crate::domain::Error;
 ///
 /// Shared, not copied: the first extractor that resolves it keeps a clone
 /// in the request's extensions for the ones after it, and a clone is one
-/// reference count, not three allocations.
+/// reference count instead of a copy of each id and scope (net, one
+/// allocation fewer per request for a personal token).
 #[derive(Debug, Clone)]
 pub struct Caller(Arc<CallerToken>);
 
