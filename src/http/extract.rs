@@ -480,11 +480,8 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut errors = vec![first.clone()];
     if bytes.len() <= MAX_COLLECTED_BODY {
         let body: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
-        for e in more_shape_errors::<T>(body, &first) {
-            if !errors.iter().any(|known| known.field == e.field) {
-                errors.push(e);
-            }
-        }
+        // Each field once, and never `first` again (`more_shape_errors`).
+        errors.extend(more_shape_errors::<T>(body, &first));
     }
     Err(if first.code == "unknown" {
         ApiError::with_errors(

@@ -348,17 +348,19 @@ impl Db {
         &self,
         sql: &str,
         params: Vec<Value>,
-        mut decode: impl FnMut(&mut dyn Columns) -> Result<T, DbError> + Send,
+        decode: impl FnMut(&mut dyn Columns) -> Result<T, DbError> + Send,
     ) -> Result<Option<T>, DbError> {
-        let mut found = None;
-        self.for_each_row(sql, params, |r| {
-            if found.is_none() {
-                found = Some(decode(r)?);
+        match self {
+            Db::Sqlite(db) => db.read(|conn| super::sqlite::find(conn, sql, &params, decode)),
+            Db::Postgres(pool) => {
+                let rows = Box::pin(pg_fetch_all(pool, sql, params)).await?;
+                let mut decode = decode;
+                rows.into_iter()
+                    .next()
+                    .map(|mut r| decode(&mut r))
+                    .transpose()
             }
-            Ok(())
-        })
-        .await?;
-        Ok(found)
+        }
     }
 
     /// A single writing statement with `RETURNING`, as its own transaction.

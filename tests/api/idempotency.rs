@@ -342,4 +342,45 @@ async fn an_answer_kept_before_sealing_still_replays() {
     r.assert(201);
     assert_eq!(r.header("idempotent-replayed"), Some("true"));
     assert_eq!(r.body["id"], "ws_kept_in_clear");
+
+    // A row sealed without the mark (the one build that sealed before the
+    // mark was added) is opened, not replayed as ciphertext.
+    app.store
+        .claim_idempotency_key(
+            &caller,
+            "unmarked-key",
+            &hash,
+            now,
+            workspaced::domain::time::DAY,
+        )
+        .await
+        .unwrap();
+    let aad = [caller.as_bytes(), b"\n", b"unmarked-key"].concat();
+    let sealed = app
+        .state
+        .cipher
+        .seal(&aad, br#"{"id":"ws_sealed_unmarked"}"#);
+    app.store
+        .finish_idempotent(
+            &caller,
+            "unmarked-key",
+            201,
+            r#"{"content-type":"application/json"}"#,
+            &sealed,
+        )
+        .await
+        .unwrap();
+    let body = json!({"name": "Legacy"});
+    let r = app
+        .call_with(
+            "POST",
+            "/v1/workspaces",
+            Some(&ada.token),
+            Some(body),
+            &[("idempotency-key", "unmarked-key")],
+        )
+        .await;
+    r.assert(201);
+    assert_eq!(r.header("idempotent-replayed"), Some("true"));
+    assert_eq!(r.body["id"], "ws_sealed_unmarked");
 }

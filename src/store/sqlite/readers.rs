@@ -168,8 +168,9 @@ impl Readers {
                 // Left inside a transaction by a failure: not reused.
                 reader = Reader::new(open()?);
             }
-            // Deferred: the snapshot is taken by the first read below.
-            reader.memo.clear();
+            // Deferred: the snapshot is taken by the first read below. (The
+            // memo is empty: a reader without a snapshot is new, or its
+            // snapshot ended and emptied it.)
             reader.conn.execute_batch("BEGIN")?;
             reader.snapshot = Some((now, Instant::now()));
         }

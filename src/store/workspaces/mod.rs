@@ -22,7 +22,7 @@ use crate::domain::workspace::{Status, Workspace};
 use crate::domain::Error;
 use crate::params;
 
-pub use crate::domain::pagination::Sort;
+use crate::domain::pagination::Sort;
 
 pub(crate) const WS_COLS: &str =
     "w.id, w.slug, w.name, w.description, w.icon, w.domain, w.repo_path, \
