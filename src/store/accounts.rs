@@ -2,10 +2,10 @@
 
 use std::sync::LazyLock;
 
-use super::db::{Columns, Db, DbError, Row, Value};
+use super::db::{Columns, Db, DbError, Row};
 use super::lists::{page_newest_first, NewestFirst};
-use super::sqlite::{self, SnapshotMemo};
-use super::workspaces::{workspace_for_sql, workspace_from, workspace_from_at, WS_COLS};
+use super::sqlite::{self, ReadMemo};
+use super::workspaces::{memoized_workspace_for, workspace_from_at, WS_COLS};
 use super::Store;
 use crate::domain::account::{TokenKind, User};
 use crate::domain::ids::{TokenId, UserId, WorkspaceId};
@@ -55,20 +55,19 @@ fn token_and_workspace_sql(by: &str) -> String {
     )
 }
 
-/// On SQLite, a token found in a read snapshot is kept with it (see
-/// `store/sqlite/readers.rs`), and a lookup of the same hash in the same
-/// snapshot takes it from there: it is what reading the row again would
+/// On SQLite, a token found by a reader is kept in its memo until the
+/// database changes (see `store/sqlite/readers.rs`), and a lookup of the
+/// same hash takes it from there: it is what reading the row again would
 /// return, so it is revoked, expired or changed exactly when a read would
-/// see it so. Under a read load this spares every request but the first of
-/// a snapshot (up to 1 ms) the token's part of the query (measured on the
-/// point read: +3.5 to +9.5 % requests a second in 3 interleaved pairs of
-/// 10 s runs, the same binary with and without). PostgreSQL keeps no snapshot
-/// between requests, and there the token and the workspace are one round
-/// trip whatever is known, so it runs the query every time.
+/// see it so. Under a read load this spares every request the token's part
+/// of the query (first measured within one snapshot: +3.5 to +9.5 %
+/// requests a second on the point read). PostgreSQL keeps nothing between
+/// requests, and there the token and the workspace are one round trip
+/// whatever is known, so it runs the query every time.
 ///
 /// `None`: not kept; `Some(None)`: kept, but expired at `now` (the query
 /// would find nothing).
-fn memoized_token(memo: &SnapshotMemo, hash: &str, now: Millis) -> Option<Option<TokenRecord>> {
+fn memoized_token(memo: &ReadMemo, hash: &str, now: Millis) -> Option<Option<TokenRecord>> {
     let t = memo.get::<TokenRecord>(hash)?;
     Some(t.expires_at.is_none_or(|at| at > now).then(|| t.clone()))
 }
@@ -278,16 +277,13 @@ impl Store {
         let params = params![hash, now, key];
         if let Db::Sqlite(db) = &self.db {
             // See `memoized_token`: with the token known, only the
-            // workspace is read.
+            // workspace is looked up, through the memo as well.
             return Ok(db.read_memo(|conn, memo| {
                 match memoized_token(memo, hash, now) {
                     Some(None) => return Ok(None),
                     Some(Some(token)) => {
                         let user = token.user_id.as_ref().map_or("", |u| u.as_str());
-                        let by_key = [Value::from(key), Value::from(user)];
-                        let workspace = sqlite::find(conn, workspace_for_sql(key), &by_key, |r| {
-                            workspace_from(r)
-                        })?;
+                        let workspace = memoized_workspace_for(conn, memo, key, user)?;
                         return Ok(Some((token, workspace.map(Box::new))));
                     }
                     None => {}

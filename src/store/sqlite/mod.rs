@@ -21,7 +21,7 @@ use self::writer::{Writer, WriterState};
 use super::db::{Columns, DbError, Row, Value};
 
 pub use self::conn::Conn;
-pub use self::readers::SnapshotMemo;
+pub use self::readers::ReadMemo;
 pub use self::writer::SqliteWriter;
 
 /// `synchronous` setting for the writer. NORMAL in WAL mode loses nothing on
@@ -126,11 +126,11 @@ impl SqliteDb {
         self.read_memo(|conn, _| f(conn))
     }
 
-    /// [`SqliteDb::read`], with what earlier lookups found in the same read
-    /// snapshot (see `readers.rs`).
+    /// [`SqliteDb::read`], with what earlier lookups found in the database
+    /// as it still is (see `readers.rs`).
     pub fn read_memo<T>(
         &self,
-        f: impl FnOnce(&Conn, &mut SnapshotMemo) -> Result<T, DbError>,
+        f: impl FnOnce(&Conn, &mut ReadMemo) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         self.readers
             .read(&self.wal.commits, || self.open_reader(), f)

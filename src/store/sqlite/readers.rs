@@ -24,14 +24,24 @@
 //! ([`Readers::release_idle`]); and while it restarts the WAL, readers keep
 //! no snapshot at all ([`Readers::release_snapshots`]).
 //!
-//! A snapshot does not change while it is held, so what a lookup found in it
-//! can be kept with it and handed to the next lookup of the same key in the
-//! same snapshot, which would read the same rows: the [`SnapshotMemo`]. It
-//! is emptied whenever the snapshot ends, so it is never older than the
-//! snapshot it was read in, and a read that must see a commit (every read
-//! after one this process acknowledged) finds it empty.
+//! What a lookup found can be kept and handed to the next lookup of the
+//! same key while the database is unchanged, since that lookup would read
+//! the same rows: the [`ReadMemo`]. Each reader keeps its own. When a
+//! reader takes a new snapshot it reads the connection's `PRAGMA
+//! data_version`, which SQLite changes whenever another connection (our
+//! writer, or another process) has committed since this one last looked,
+//! and which is documented for exactly this: telling a cache that the
+//! database changed. A memo read at another version is emptied. So a memo
+//! entry is never older than the snapshot it is used in, and a read that
+//! must see a commit (every read after one this process acknowledged: it
+//! takes a new snapshot) finds the memo empty. A failed read empties it too.
+//!
+//! Kept this way, a read load stops reading the rows it reads most (the
+//! token and the workspace of a point read) until the next commit; a write
+//! load empties the memo at every commit and costs one `PRAGMA` per read.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -61,37 +71,57 @@ impl Commits {
     }
 }
 
-/// How many lookups a snapshot keeps (the oldest goes first).
-const MEMO_ENTRIES: usize = 8;
+/// How many lookups a reader keeps. Past this the memo starts over: it is
+/// a bound on memory (a workspace is well under 1 KiB, so a few MiB a
+/// reader), not an eviction policy worth tuning.
+const MEMO_ENTRIES: usize = 4096;
 
-/// Lookups answered from a reader's current snapshot, by kind (the value's
-/// type) and key; see the module comment. Filled and read by the store (the
-/// tokens of `store/accounts.rs`), emptied here when the snapshot ends.
+/// Lookups answered from the database as it is, by kind (the value's type)
+/// and key; see the module comment. Filled and read by the store (tokens
+/// and workspaces, `store/accounts.rs` and `store/workspaces`), emptied
+/// here when the database changes.
 #[derive(Default)]
-pub struct SnapshotMemo {
-    entries: Vec<(Box<str>, Box<dyn Any + Send>)>,
+pub struct ReadMemo {
+    /// The `data_version` of the reader's connection the entries were read at.
+    version: Option<i64>,
+    entries: HashMap<Box<str>, Vec<Box<dyn Any + Send>>, foldhash::fast::RandomState>,
+    len: usize,
 }
 
-impl SnapshotMemo {
-    /// The `T` kept under `key` in this snapshot.
+impl ReadMemo {
+    /// The `T` kept under `key`.
     pub fn get<T: 'static>(&self, key: &str) -> Option<&T> {
-        self.entries
-            .iter()
-            .filter(|(k, _)| &**k == key)
-            .find_map(|(_, v)| v.downcast_ref())
+        self.entries.get(key)?.iter().find_map(|v| v.downcast_ref())
     }
 
-    /// Keeps `value` as what a lookup of `key` found in this snapshot.
+    /// Keeps `value` as what a lookup of `key` found.
     pub fn put<T: Send + 'static>(&mut self, key: &str, value: T) {
-        self.entries.retain(|(k, v)| !(&**k == key && v.is::<T>()));
-        if self.entries.len() >= MEMO_ENTRIES {
-            self.entries.remove(0);
+        if self.len >= MEMO_ENTRIES {
+            self.entries.clear();
+            self.len = 0;
         }
-        self.entries.push((key.into(), Box::new(value)));
+        let kinds = self.entries.entry(key.into()).or_default();
+        match kinds.iter_mut().find(|v| v.is::<T>()) {
+            Some(v) => *v = Box::new(value),
+            None => {
+                kinds.push(Box::new(value));
+                self.len += 1;
+            }
+        }
+    }
+
+    /// Empties the memo unless it was read at `version`, and marks it so.
+    fn at_version(&mut self, version: i64) {
+        if self.version != Some(version) {
+            self.clear();
+            self.version = Some(version);
+        }
     }
 
     fn clear(&mut self) {
         self.entries.clear();
+        self.len = 0;
+        self.version = None;
     }
 }
 
@@ -99,8 +129,8 @@ struct Reader {
     conn: Conn,
     /// The open read transaction: the commit count before it began, and when.
     snapshot: Option<(u64, Instant)>,
-    /// What lookups found in that snapshot.
-    memo: SnapshotMemo,
+    /// What lookups found, while the database is as they found it.
+    memo: ReadMemo,
 }
 
 impl Reader {
@@ -108,12 +138,11 @@ impl Reader {
         Reader {
             conn,
             snapshot: None,
-            memo: SnapshotMemo::default(),
+            memo: ReadMemo::default(),
         }
     }
 
     fn end_snapshot(&mut self) {
-        self.memo.clear();
         if self.snapshot.take().is_some() && !self.conn.is_autocommit() {
             // A read transaction has nothing to lose; if even this fails the
             // connection is not reused (the next read sees `is_autocommit`
@@ -149,7 +178,7 @@ impl Readers {
         &self,
         commits: &Commits,
         open: impl Fn() -> Result<Conn, DbError>,
-        f: impl FnOnce(&Conn, &mut SnapshotMemo) -> Result<T, DbError>,
+        f: impl FnOnce(&Conn, &mut ReadMemo) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let popped = self.idle.lock().expect("reader pool poisoned").pop();
         let mut reader = match popped {
@@ -168,13 +197,17 @@ impl Readers {
                 // Left inside a transaction by a failure: not reused.
                 reader = Reader::new(open()?);
             }
-            // Deferred: the snapshot is taken by the first read below. (The
-            // memo is empty: a reader without a snapshot is new, or its
-            // snapshot ended and emptied it.)
+            // Deferred: the snapshot is taken by the first read, which is
+            // the data version's; see the module comment.
             reader.conn.execute_batch("BEGIN")?;
+            let version = super::find(&reader.conn, "PRAGMA data_version", &[], |r| r.int(0))?;
+            reader.memo.at_version(version.ok_or(DbError::Decode(0))?);
             reader.snapshot = Some((now, Instant::now()));
         }
         let out = f(&reader.conn, &mut reader.memo);
+        if out.is_err() {
+            reader.memo.clear();
+        }
         if out.is_err() || commits.get() != now {
             // Whatever went wrong, the next read starts afresh; and a
             // snapshot that a commit already made stale is of no use to
@@ -390,12 +423,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_memo_lives_as_long_as_the_snapshot_it_was_read_in() {
+    async fn the_memo_lives_as_long_as_the_database_is_unchanged() {
         let (dir, db) = open().await;
         db.readers.set_max_age(Duration::from_secs(3600));
         assert_eq!(memo_read(&db), (0, false));
         assert!(kept(&db, 0));
-        // A commit through our writer ends the snapshot, and the memo with it.
+        // A snapshot ended with nothing committed: the memo outlives it,
+        // whether it ended by its age or by the checkpoint thread.
+        db.readers.set_max_age(MAX_SNAPSHOT_AGE);
+        std::thread::sleep(MAX_SNAPSHOT_AGE + Duration::from_millis(1));
+        assert_eq!(memo_read(&db), (0, true));
+        db.readers.release_idle();
+        assert_eq!(memo_read(&db), (0, true));
+        db.readers.set_max_age(Duration::from_secs(3600));
+        // A commit through our writer ends the snapshot, and the next one
+        // is at another data version: the memo is emptied.
         write(&db, "a").await;
         assert_eq!(memo_read(&db), (1, false));
         assert!(kept(&db, 1));
@@ -411,7 +453,7 @@ mod tests {
         other.execute("INSERT INTO t (k) VALUES ('c')", []).unwrap();
         std::thread::sleep(MAX_SNAPSHOT_AGE + Duration::from_millis(1));
         assert_eq!(memo_read(&db), (3, false));
-        // A failed read ends the snapshot as well.
+        // A failed read empties it as well.
         db.readers.set_max_age(Duration::from_secs(3600));
         assert!(kept(&db, 3));
         let failed = db.read_memo(|c, _| query(c, "SELECT nope FROM t", &[]));
@@ -420,8 +462,8 @@ mod tests {
     }
 
     #[test]
-    fn the_memo_keeps_a_few_entries_by_key_and_kind() {
-        let mut memo = super::SnapshotMemo::default();
+    fn the_memo_keeps_entries_by_key_and_kind_up_to_a_bound() {
+        let mut memo = super::ReadMemo::default();
         memo.put("a", 1i64);
         memo.put("a", "one".to_owned());
         assert_eq!(memo.get::<i64>("a"), Some(&1));
@@ -429,12 +471,16 @@ mod tests {
         assert_eq!(memo.get::<i64>("b"), None);
         memo.put("a", 2i64);
         assert_eq!(memo.get::<i64>("a"), Some(&2));
-        for i in 0..super::MEMO_ENTRIES as i64 {
+        assert_eq!(memo.len, 2);
+        for i in 2..super::MEMO_ENTRIES as i64 {
             memo.put(&format!("k{i}"), i);
         }
-        // The oldest went first.
+        assert_eq!(memo.len, super::MEMO_ENTRIES);
+        assert_eq!(memo.get::<String>("a").map(String::as_str), Some("one"));
+        // Full: the next entry starts it over.
+        memo.put("last", 0i64);
+        assert_eq!(memo.len, 1);
         assert_eq!(memo.get::<String>("a"), None);
-        assert_eq!(memo.get::<i64>("k0"), Some(&0));
-        assert_eq!(memo.entries.len(), super::MEMO_ENTRIES);
+        assert_eq!(memo.get::<i64>("last"), Some(&0));
     }
 }

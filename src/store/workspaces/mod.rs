@@ -12,7 +12,8 @@ mod update;
 
 use serde_json::{Map, Value as Json};
 
-use super::db::{Columns, DbError, Tx, Value};
+use super::db::{Columns, Db, DbError, Tx, Value};
+use super::sqlite::{self, Conn, ReadMemo};
 use super::Store;
 use crate::config::RateSpec;
 use crate::domain::ids::{OrganizationId, UserId, WorkspaceId};
@@ -125,6 +126,9 @@ impl Store {
         user: Option<&UserId>,
     ) -> Result<Option<Workspace>, Error> {
         let user = user.map(|u| u.as_str()).unwrap_or("");
+        if let Db::Sqlite(db) = &self.db {
+            return Ok(db.read_memo(|conn, memo| memoized_workspace_for(conn, memo, key, user))?);
+        }
         Ok(self
             .db
             .find(workspace_for_sql(key), params![key, user], |r| {
@@ -153,6 +157,27 @@ pub(crate) fn workspace_for_sql(key: &str) -> &'static str {
     } else {
         &BY_SLUG
     }
+}
+
+/// [`Store::workspace_for`] on a SQLite reader (`user` is "" for the
+/// platform admin), through the reader's memo: what the query found, roles
+/// included, is kept until the database changes (see
+/// `store/sqlite/readers.rs`), so a read load reads each workspace once.
+pub(crate) fn memoized_workspace_for(
+    conn: &Conn,
+    memo: &mut ReadMemo,
+    key: &str,
+    user: &str,
+) -> Result<Option<Workspace>, DbError> {
+    // A user id has no NUL, so the pair is told apart from any other.
+    let memo_key = format!("{user}\0{key}");
+    if let Some(found) = memo.get::<Option<Workspace>>(&memo_key) {
+        return Ok(found.clone());
+    }
+    let params = [Value::from(key), Value::from(user)];
+    let found = sqlite::find(conn, workspace_for_sql(key), &params, |r| workspace_from(r))?;
+    memo.put(&memo_key, found.clone());
+    Ok(found)
 }
 
 pub(crate) const RETRY_SLUG: &str = "generated slug lost a race";
