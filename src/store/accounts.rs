@@ -72,6 +72,17 @@ fn memoized_token(memo: &ReadMemo, hash: &str, now: Millis) -> Option<Option<Tok
     Some(t.expires_at.is_none_or(|at| at > now).then(|| t.clone()))
 }
 
+impl TokenRecord {
+    /// Roughly the memory a kept token takes (see `ReadMemo::put`).
+    fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.id.as_str().len()
+            + self.user_id.as_ref().map_or(0, |u| u.as_str().len())
+            + self.name.len()
+            + self.scopes.iter().map(|s| 24 + s.len()).sum::<usize>()
+    }
+}
+
 fn user_from(row: &mut Row, at: usize) -> Result<User, DbError> {
     Ok(User {
         id: UserId::from_db(row.take_text(at)?),
@@ -238,7 +249,7 @@ impl Store {
                 }
                 let found = sqlite::find(conn, &SQL, &params, |r| token_from(r, 0))?;
                 if let Some(t) = &found {
-                    memo.put(hash, t.clone());
+                    memo.put(hash, t.clone(), t.heap_bytes());
                 }
                 Ok(found)
             })?);
@@ -290,7 +301,7 @@ impl Store {
                 }
                 let found = sqlite::find(conn, sql, &params, decode)?;
                 if let Some((t, _)) = &found {
-                    memo.put(hash, t.clone());
+                    memo.put(hash, t.clone(), t.heap_bytes());
                 }
                 Ok(found)
             })?);

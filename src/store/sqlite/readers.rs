@@ -35,10 +35,19 @@
 //! entry is never older than the snapshot it is used in, and a read that
 //! must see a commit (every read after one this process acknowledged: it
 //! takes a new snapshot) finds the memo empty. A failed read empties it too.
+//! `data_version` does not count the connection's own commits: readers
+//! never write (`PRAGMA query_only`), which this relies on. That the pragma,
+//! run first after the deferred `BEGIN`, reads the version of the snapshot
+//! it takes is how SQLite compiles it (a read transaction, then the
+//! version), and `the_memo_lives_as_long_as_the_database_is_unchanged`
+//! fails if it ever does not.
 //!
 //! Kept this way, a read load stops reading the rows it reads most (the
 //! token and the workspace of a point read) until the next commit; a write
 //! load empties the memo at every commit and costs one `PRAGMA` per read.
+//! Every commit empties it, including the one a minute that records a
+//! token's use, so with many callers it is emptied far more often than in
+//! the bench, where one token reads.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -71,10 +80,11 @@ impl Commits {
     }
 }
 
-/// How many lookups a reader keeps. Past this the memo starts over: it is
-/// a bound on memory (a workspace is well under 1 KiB, so a few MiB a
-/// reader), not an eviction policy worth tuning.
-const MEMO_ENTRIES: usize = 4096;
+/// Roughly how much memory a reader's memo may hold, by what its callers
+/// say each entry takes. Past this the memo starts over: a bound on memory,
+/// not an eviction policy worth tuning. (A bench workspace takes ~1 KiB, so
+/// this holds a few thousand; one with 16 KiB of settings, far fewer.)
+const MEMO_BYTES: usize = 4 << 20;
 
 /// Lookups answered from the database as it is, by kind (the value's type)
 /// and key; see the module comment. Filled and read by the store (tokens
@@ -85,7 +95,9 @@ pub struct ReadMemo {
     /// The `data_version` of the reader's connection the entries were read at.
     version: Option<i64>,
     entries: HashMap<Box<str>, Vec<Box<dyn Any + Send>>, foldhash::fast::RandomState>,
-    len: usize,
+    /// What the entries take, as their callers told (a value replaced by
+    /// another of its kind still counts: the memo starts over sooner).
+    bytes: usize,
 }
 
 impl ReadMemo {
@@ -94,19 +106,19 @@ impl ReadMemo {
         self.entries.get(key)?.iter().find_map(|v| v.downcast_ref())
     }
 
-    /// Keeps `value` as what a lookup of `key` found.
-    pub fn put<T: Send + 'static>(&mut self, key: &str, value: T) {
-        if self.len >= MEMO_ENTRIES {
+    /// Keeps `value` as what a lookup of `key` found; `bytes` is roughly
+    /// the heap it takes.
+    pub fn put<T: Send + 'static>(&mut self, key: &str, value: T, bytes: usize) {
+        let bytes = bytes + key.len() + 64;
+        if self.bytes + bytes > MEMO_BYTES {
             self.entries.clear();
-            self.len = 0;
+            self.bytes = 0;
         }
+        self.bytes += bytes;
         let kinds = self.entries.entry(key.into()).or_default();
         match kinds.iter_mut().find(|v| v.is::<T>()) {
             Some(v) => *v = Box::new(value),
-            None => {
-                kinds.push(Box::new(value));
-                self.len += 1;
-            }
+            None => kinds.push(Box::new(value)),
         }
     }
 
@@ -120,7 +132,7 @@ impl ReadMemo {
 
     fn clear(&mut self) {
         self.entries.clear();
-        self.len = 0;
+        self.bytes = 0;
         self.version = None;
     }
 }
@@ -410,16 +422,10 @@ mod tests {
                 return Ok((*n, true));
             }
             let n = query(c, "SELECT count(*) FROM t", &[])?[0].int(0)?;
-            memo.put("count", n);
+            memo.put("count", n, 8);
             Ok((n, false))
         })
         .unwrap()
-    }
-
-    /// `memo_read` finds `n` in the memo (a few tries: the checkpoint
-    /// thread ends idle snapshots every 500 ms, which may fall in between).
-    fn kept(db: &SqliteDb, n: i64) -> bool {
-        (0..5).any(|_| memo_read(db) == (n, true))
     }
 
     #[tokio::test]
@@ -427,7 +433,7 @@ mod tests {
         let (dir, db) = open().await;
         db.readers.set_max_age(Duration::from_secs(3600));
         assert_eq!(memo_read(&db), (0, false));
-        assert!(kept(&db, 0));
+        assert_eq!(memo_read(&db), (0, true));
         // A snapshot ended with nothing committed: the memo outlives it,
         // whether it ended by its age or by the checkpoint thread.
         db.readers.set_max_age(MAX_SNAPSHOT_AGE);
@@ -440,7 +446,7 @@ mod tests {
         // is at another data version: the memo is emptied.
         write(&db, "a").await;
         assert_eq!(memo_read(&db), (1, false));
-        assert!(kept(&db, 1));
+        assert_eq!(memo_read(&db), (1, true));
         // Another process's commit: invisible to the snapshot, so to the
         // memo too, until the snapshot is ended (here by the checkpoint
         // thread's release of idle readers; otherwise by its age).
@@ -455,7 +461,7 @@ mod tests {
         assert_eq!(memo_read(&db), (3, false));
         // A failed read empties it as well.
         db.readers.set_max_age(Duration::from_secs(3600));
-        assert!(kept(&db, 3));
+        assert_eq!(memo_read(&db), (3, true));
         let failed = db.read_memo(|c, _| query(c, "SELECT nope FROM t", &[]));
         assert!(failed.is_err());
         assert_eq!(memo_read(&db), (3, false));
@@ -464,23 +470,26 @@ mod tests {
     #[test]
     fn the_memo_keeps_entries_by_key_and_kind_up_to_a_bound() {
         let mut memo = super::ReadMemo::default();
-        memo.put("a", 1i64);
-        memo.put("a", "one".to_owned());
+        memo.put("a", 1i64, 8);
+        memo.put("a", "one".to_owned(), 3);
         assert_eq!(memo.get::<i64>("a"), Some(&1));
         assert_eq!(memo.get::<String>("a").map(String::as_str), Some("one"));
         assert_eq!(memo.get::<i64>("b"), None);
-        memo.put("a", 2i64);
+        memo.put("a", 2i64, 8);
         assert_eq!(memo.get::<i64>("a"), Some(&2));
-        assert_eq!(memo.len, 2);
-        for i in 2..super::MEMO_ENTRIES as i64 {
-            memo.put(&format!("k{i}"), i);
+        // Filled to just under the bound, it keeps everything.
+        let used = memo.bytes;
+        let each = 1000 + "k0".len() + 64;
+        let room = (super::MEMO_BYTES - used) / each;
+        for i in 0..room as i64 {
+            memo.put(&format!("k{}", i % 10), i, 1000);
         }
-        assert_eq!(memo.len, super::MEMO_ENTRIES);
+        assert!(memo.bytes <= super::MEMO_BYTES);
         assert_eq!(memo.get::<String>("a").map(String::as_str), Some("one"));
-        // Full: the next entry starts it over.
-        memo.put("last", 0i64);
-        assert_eq!(memo.len, 1);
+        // Past it, the memo starts over.
+        memo.put("big", 0i64, super::MEMO_BYTES - 100);
         assert_eq!(memo.get::<String>("a"), None);
-        assert_eq!(memo.get::<i64>("last"), Some(&0));
+        assert_eq!(memo.get::<i64>("k0"), None);
+        assert_eq!(memo.get::<i64>("big"), Some(&0));
     }
 }

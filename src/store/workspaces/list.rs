@@ -36,57 +36,18 @@ impl Store {
         let cursor = after
             .map(|c| c.of_list(WorkspaceId::PREFIX, filter.sort))
             .transpose()?;
-        let plan = match self.backend() {
-            // Most users belong to no organization: then the first branch
-            // is the whole answer, and SQLite skips the compound's merge and
-            // the second branch's sort (a temporary B-tree per request),
-            // ~10 % of a page, for one index probe.
-            Backend::Sqlite if !self.in_any_organization(user).await? => Plan::SqliteDirect,
-            Backend::Sqlite => Plan::SqliteBoth,
-            Backend::Postgres => Plan::Postgres,
+        let request = ListRequest {
+            user,
+            filter,
+            page,
+            offset,
+            cursor,
         };
-        let shape = ListShape {
-            // `status=archived,active` and `status=active,archived,active`
-            // are one shape.
-            statuses: StatusSet::of(&filter.statuses),
-            role: filter.role.is_some(),
-            organization: filter.organization_id.is_some(),
-            q: filter.q.is_some(),
-            sort: filter.sort,
-            cursor: cursor.is_some(),
-            plan,
-        };
+        if let Db::Sqlite(db) = &self.db {
+            return Ok(db.read_memo(|conn, memo| request.on_sqlite(conn, memo))?);
+        }
+        let (shape, params) = request.statement(Plan::Postgres);
         let at = Slots::of(&shape);
-        let mut params = vec![Value::NullText; at.count];
-        let mut put = |slot: usize, v: Value| params[slot - 1] = v;
-        put(at.user, user.into());
-        if let Some(slot) = at.deleted_before {
-            put(slot, now_ms().into());
-        }
-        if let (Some(slot), Some(r)) = (at.role, filter.role) {
-            put(slot, r.rank().into());
-        }
-        if let (Some(slot), Some(org)) = (at.organization, &filter.organization_id) {
-            put(slot, org.as_str().into());
-        }
-        if let (Some(slot), Some(q)) = (at.q, &filter.q) {
-            put(slot, like_pattern(q).into());
-        }
-        if let (Some((key_slot, id_slot)), Some((key, id))) = (at.cursor, cursor) {
-            put(
-                key_slot,
-                match key {
-                    CursorKey::Int(v) => (*v).into(),
-                    CursorKey::Text(t) => t.as_str().into(),
-                },
-            );
-            put(id_slot, id.into());
-        }
-        put(at.limit, (page.limit + 1).into());
-        put(at.offset, offset.into());
-        if let Some(slot) = at.branch_limit {
-            put(slot, (offset + page.limit + 1).into());
-        }
         let total = if page.include_total {
             // The count takes the filters' values only, which come first.
             let params = params[..at.filters].to_vec();
@@ -101,19 +62,113 @@ impl Store {
             .await?;
         Ok(pager.finish(total))
     }
+}
 
-    /// Whether the user is a member of any organization.
-    async fn in_any_organization(&self, user: &UserId) -> Result<bool, Error> {
-        Ok(self
-            .db
-            .fetch_optional(
-                "SELECT 1 FROM org_members WHERE user_id = $1 LIMIT 1",
-                crate::params![user],
-            )
-            .await?
-            .is_some())
+/// One list request, validated.
+struct ListRequest<'a> {
+    user: &'a UserId,
+    filter: &'a ListFilter,
+    page: &'a PageRequest,
+    offset: i64,
+    cursor: Option<(&'a CursorKey, &'a str)>,
+}
+
+impl ListRequest<'_> {
+    /// The shape of the statement for `plan`, and its parameters.
+    fn statement(&self, plan: Plan) -> (ListShape, Vec<Value>) {
+        let (filter, page) = (self.filter, self.page);
+        let shape = ListShape {
+            // `status=archived,active` and `status=active,archived,active`
+            // are one shape.
+            statuses: StatusSet::of(&filter.statuses),
+            role: filter.role.is_some(),
+            organization: filter.organization_id.is_some(),
+            q: filter.q.is_some(),
+            sort: filter.sort,
+            cursor: self.cursor.is_some(),
+            plan,
+        };
+        let at = Slots::of(&shape);
+        let mut params = vec![Value::NullText; at.count];
+        let mut put = |slot: usize, v: Value| params[slot - 1] = v;
+        put(at.user, self.user.into());
+        if let Some(slot) = at.deleted_before {
+            put(slot, now_ms().into());
+        }
+        if let (Some(slot), Some(r)) = (at.role, filter.role) {
+            put(slot, r.rank().into());
+        }
+        if let (Some(slot), Some(org)) = (at.organization, &filter.organization_id) {
+            put(slot, org.as_str().into());
+        }
+        if let (Some(slot), Some(q)) = (at.q, &filter.q) {
+            put(slot, like_pattern(q).into());
+        }
+        if let (Some((key_slot, id_slot)), Some((key, id))) = (at.cursor, self.cursor) {
+            put(
+                key_slot,
+                match key {
+                    CursorKey::Int(v) => (*v).into(),
+                    CursorKey::Text(t) => t.as_str().into(),
+                },
+            );
+            put(id_slot, id.into());
+        }
+        put(at.limit, (page.limit + 1).into());
+        put(at.offset, self.offset.into());
+        if let Some(slot) = at.branch_limit {
+            put(slot, (self.offset + page.limit + 1).into());
+        }
+        (shape, params)
+    }
+
+    /// The page on a SQLite reader, through its memo (see
+    /// `store/sqlite/readers.rs`): a page is what the same request read in
+    /// the database as it still is, so a read load reads it once until the
+    /// next commit. Not kept when it lists deleted workspaces, whose
+    /// condition depends on the time (`purge_at` against now).
+    fn on_sqlite(&self, conn: &Conn, memo: &mut ReadMemo) -> Result<Page<Workspace>, DbError> {
+        let user = self.user.as_str();
+        let keep = !self.filter.statuses.contains(&Status::Deleted);
+        // Debug output quotes and escapes its strings; the user's length
+        // first: no two requests make the same key.
+        let key = format!("{}:{user}{:?}{:?}", user.len(), self.filter, self.page);
+        if let Some(found) = memo.get::<Page<Workspace>>(&key).filter(|_| keep) {
+            return Ok(found.clone());
+        }
+        // Most users belong to no organization: then the first branch is
+        // the whole answer, and SQLite skips the compound's merge and the
+        // second branch's sort (a temporary B-tree per request), ~10 % of a
+        // page, for one index probe.
+        let in_org = sqlite::find(conn, IN_ANY_ORGANIZATION, &[self.user.into()], |_| Ok(()))?;
+        let plan = match in_org {
+            None => Plan::SqliteDirect,
+            Some(()) => Plan::SqliteBoth,
+        };
+        let (shape, params) = self.statement(plan);
+        let total = match self.page.include_total {
+            // The count takes the filters' values only, which come first.
+            true => {
+                let filters = &params[..Slots::of(&shape).filters];
+                sqlite::find(conn, &count_sql(&shape), filters, |r| r.int(0))?
+            }
+            false => None,
+        };
+        // Each branch reads the id first and `sort_key` last.
+        let mut pager = Pager::new(self.page, self.filter.sort);
+        let sql = list_sql(&shape);
+        sqlite::for_each_row(conn, &sql, &params, &mut |r| pager.push(r, workspace_from))?;
+        let found = pager.finish(total);
+        if keep {
+            let bytes = found.items.iter().map(heap_bytes).sum::<usize>();
+            memo.put(&key, found.clone(), bytes);
+        }
+        Ok(found)
     }
 }
+
+/// Whether the user is a member of any organization.
+const IN_ANY_ORGANIZATION: &str = "SELECT 1 FROM org_members WHERE user_id = $1 LIMIT 1";
 
 /// What the text of a list statement depends on: which filters are set
 /// (their values are parameters), the sort, whether a cursor is given, and

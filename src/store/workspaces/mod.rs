@@ -169,15 +169,50 @@ pub(crate) fn memoized_workspace_for(
     key: &str,
     user: &str,
 ) -> Result<Option<Workspace>, DbError> {
-    // A user id has no NUL, so the pair is told apart from any other.
-    let memo_key = format!("{user}\0{key}");
+    // The user's length first: no two pairs make the same key.
+    let memo_key = format!("{}:{user}{key}", user.len());
     if let Some(found) = memo.get::<Option<Workspace>>(&memo_key) {
         return Ok(found.clone());
     }
     let params = [Value::from(key), Value::from(user)];
     let found = sqlite::find(conn, workspace_for_sql(key), &params, |r| workspace_from(r))?;
-    memo.put(&memo_key, found.clone());
+    let bytes = found.as_ref().map_or(0, heap_bytes);
+    memo.put(&memo_key, found.clone(), bytes);
     Ok(found)
+}
+
+/// Roughly the memory a kept workspace takes: the struct, its text, and
+/// its parsed JSON objects (a value node is counted at 64 bytes).
+fn heap_bytes(w: &Workspace) -> usize {
+    fn json(v: &Json) -> usize {
+        64 + match v {
+            Json::String(s) => s.len(),
+            Json::Array(a) => a.iter().map(json).sum(),
+            Json::Object(m) => m.iter().map(|(k, v)| k.len() + json(v)).sum(),
+            _ => 0,
+        }
+    }
+    let texts = [
+        Some(w.id.as_str()),
+        Some(&*w.slug),
+        Some(&*w.name),
+        w.description.as_deref(),
+        w.icon.as_deref(),
+        w.domain.as_deref(),
+        w.repo_path.as_deref(),
+        w.branch.as_deref(),
+        w.organization_id.as_ref().map(|o| o.as_str()),
+        w.logo_key.as_deref(),
+        Some(&*w.plan),
+    ];
+    let maps = [&w.settings, &w.metadata, &w.onboarding];
+    std::mem::size_of::<Workspace>()
+        + texts.iter().flatten().map(|t| t.len()).sum::<usize>()
+        + maps
+            .iter()
+            .flat_map(|m| m.iter())
+            .map(|(k, v)| k.len() + json(v))
+            .sum::<usize>()
 }
 
 pub(crate) const RETRY_SLUG: &str = "generated slug lost a race";
