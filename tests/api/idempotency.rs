@@ -301,7 +301,6 @@ async fn an_answer_kept_before_sealing_still_replays() {
     use sha2::{Digest, Sha256};
     let app = TestApp::spawn().await;
     let ada = app.signup("Ada").await;
-    // A row as the previous version kept it: the body in clear.
     let body = json!({"name": "Legacy"});
     let bytes = serde_json::to_vec(&body).unwrap();
     let mut h = Sha256::new();
@@ -309,78 +308,54 @@ async fn an_answer_kept_before_sealing_still_replays() {
     h.update(&bytes);
     let hash = hex::encode(h.finalize());
     let caller = workspaced::auth::token_hash(&ada.token);
-    let now = workspaced::domain::time::now_ms();
-    app.store
-        .claim_idempotency_key(
-            &caller,
-            "old-key",
-            &hash,
-            now,
-            workspaced::domain::time::DAY,
-        )
-        .await
-        .unwrap();
-    app.store
-        .finish_idempotent(
-            &caller,
-            "old-key",
-            201,
-            r#"{"content-type":"application/json"}"#,
-            br#"{"id":"ws_kept_in_clear"}"#,
-        )
-        .await
-        .unwrap();
-    let r = app
-        .call_with(
-            "POST",
-            "/v1/workspaces",
-            Some(&ada.token),
-            Some(body),
-            &[("idempotency-key", "old-key")],
-        )
-        .await;
-    r.assert(201);
-    assert_eq!(r.header("idempotent-replayed"), Some("true"));
-    assert_eq!(r.body["id"], "ws_kept_in_clear");
+    // Keeps `kept` as the answer to `key`, as an earlier version wrote it.
+    let keep = |key: &'static str, kept: Vec<u8>| {
+        let (app, caller, hash) = (&app, &caller, &hash);
+        async move {
+            let now = workspaced::domain::time::now_ms();
+            let day = workspaced::domain::time::DAY;
+            app.store
+                .claim_idempotency_key(caller, key, hash, now, day)
+                .await
+                .unwrap();
+            let headers = r#"{"content-type":"application/json"}"#;
+            app.store
+                .finish_idempotent(caller, key, 201, headers, &kept)
+                .await
+                .unwrap();
+        }
+    };
+    // The same request again under `key`: replayed, with the kept id.
+    let replays = |key: &'static str, id: &'static str| {
+        let (app, token, body) = (&app, &ada.token, body.clone());
+        async move {
+            let idempotency = [("idempotency-key", key)];
+            let r = app
+                .call_with(
+                    "POST",
+                    "/v1/workspaces",
+                    Some(token),
+                    Some(body),
+                    &idempotency,
+                )
+                .await;
+            r.assert(201);
+            assert_eq!(r.header("idempotent-replayed"), Some("true"));
+            assert_eq!(r.body["id"], id);
+        }
+    };
+
+    // A row as the previous version kept it: the body in clear.
+    keep("old-key", br#"{"id":"ws_kept_in_clear"}"#.to_vec()).await;
+    replays("old-key", "ws_kept_in_clear").await;
 
     // A row sealed without the mark (the one build that sealed before the
     // mark was added) is opened, not replayed as ciphertext.
-    app.store
-        .claim_idempotency_key(
-            &caller,
-            "unmarked-key",
-            &hash,
-            now,
-            workspaced::domain::time::DAY,
-        )
-        .await
-        .unwrap();
     let aad = [caller.as_bytes(), b"\n", b"unmarked-key"].concat();
     let sealed = app
         .state
         .cipher
         .seal(&aad, br#"{"id":"ws_sealed_unmarked"}"#);
-    app.store
-        .finish_idempotent(
-            &caller,
-            "unmarked-key",
-            201,
-            r#"{"content-type":"application/json"}"#,
-            &sealed,
-        )
-        .await
-        .unwrap();
-    let body = json!({"name": "Legacy"});
-    let r = app
-        .call_with(
-            "POST",
-            "/v1/workspaces",
-            Some(&ada.token),
-            Some(body),
-            &[("idempotency-key", "unmarked-key")],
-        )
-        .await;
-    r.assert(201);
-    assert_eq!(r.header("idempotent-replayed"), Some("true"));
-    assert_eq!(r.body["id"], "ws_sealed_unmarked");
+    keep("unmarked-key", sealed).await;
+    replays("unmarked-key", "ws_sealed_unmarked").await;
 }

@@ -122,6 +122,22 @@ impl ReadMemo {
         }
     }
 
+    /// The `T` kept under `key`, or what `read` finds, then kept (`bytes`
+    /// tells roughly the heap it takes; see [`ReadMemo::put`]).
+    pub fn get_or_read<T: Clone + Send + 'static>(
+        &mut self,
+        key: &str,
+        read: impl FnOnce() -> Result<T, DbError>,
+        bytes: impl FnOnce(&T) -> usize,
+    ) -> Result<T, DbError> {
+        if let Some(found) = self.get::<T>(key) {
+            return Ok(found.clone());
+        }
+        let found = read()?;
+        self.put(key, found.clone(), bytes(&found));
+        Ok(found)
+    }
+
     /// Empties the memo unless it was read at `version`, and marks it so.
     fn at_version(&mut self, version: i64) {
         if self.version != Some(version) {
@@ -491,5 +507,15 @@ mod tests {
         assert_eq!(memo.get::<String>("a"), None);
         assert_eq!(memo.get::<i64>("k0"), None);
         assert_eq!(memo.get::<i64>("big"), Some(&0));
+        // What `get_or_read` read once, it hands out from then on.
+        let mut reads = 0;
+        for _ in 0..2 {
+            let read = || {
+                reads += 1;
+                Ok(5i64)
+            };
+            assert_eq!(memo.get_or_read("read", read, |_| 8).unwrap(), 5);
+        }
+        assert_eq!(reads, 1);
     }
 }

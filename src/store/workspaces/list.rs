@@ -128,14 +128,19 @@ impl ListRequest<'_> {
     /// next commit. Not kept when it lists deleted workspaces, whose
     /// condition depends on the time (`purge_at` against now).
     fn on_sqlite(&self, conn: &Conn, memo: &mut ReadMemo) -> Result<Page<Workspace>, DbError> {
+        if self.filter.statuses.contains(&Status::Deleted) {
+            return self.read_sqlite(conn);
+        }
         let user = self.user.as_str();
-        let keep = !self.filter.statuses.contains(&Status::Deleted);
         // Debug output quotes and escapes its strings; the user's length
         // first: no two requests make the same key.
         let key = format!("{}:{user}{:?}{:?}", user.len(), self.filter, self.page);
-        if let Some(found) = memo.get::<Page<Workspace>>(&key).filter(|_| keep) {
-            return Ok(found.clone());
-        }
+        let bytes = |page: &Page<Workspace>| page.items.iter().map(heap_bytes).sum();
+        memo.get_or_read(&key, || self.read_sqlite(conn), bytes)
+    }
+
+    /// The page, read on a SQLite reader.
+    fn read_sqlite(&self, conn: &Conn) -> Result<Page<Workspace>, DbError> {
         // Most users belong to no organization: then the first branch is
         // the whole answer, and SQLite skips the compound's merge and the
         // second branch's sort (a temporary B-tree per request), ~10 % of a
@@ -158,12 +163,7 @@ impl ListRequest<'_> {
         let mut pager = Pager::new(self.page, self.filter.sort);
         let sql = list_sql(&shape);
         sqlite::for_each_row(conn, &sql, &params, &mut |r| pager.push(r, workspace_from))?;
-        let found = pager.finish(total);
-        if keep {
-            let bytes = found.items.iter().map(heap_bytes).sum::<usize>();
-            memo.put(&key, found.clone(), bytes);
-        }
-        Ok(found)
+        Ok(pager.finish(total))
     }
 }
 

@@ -171,14 +171,13 @@ pub(crate) fn memoized_workspace_for(
 ) -> Result<Option<Workspace>, DbError> {
     // The user's length first: no two pairs make the same key.
     let memo_key = format!("{}:{user}{key}", user.len());
-    if let Some(found) = memo.get::<Option<Workspace>>(&memo_key) {
-        return Ok(found.clone());
-    }
-    let params = [Value::from(key), Value::from(user)];
-    let found = sqlite::find(conn, workspace_for_sql(key), &params, |r| workspace_from(r))?;
-    let bytes = found.as_ref().map_or(0, heap_bytes);
-    memo.put(&memo_key, found.clone(), bytes);
-    Ok(found)
+    let read = || {
+        let params = [Value::from(key), Value::from(user)];
+        sqlite::find(conn, workspace_for_sql(key), &params, |r| workspace_from(r))
+    };
+    memo.get_or_read(&memo_key, read, |found| {
+        found.as_ref().map_or(0, heap_bytes)
+    })
 }
 
 /// Roughly the memory a kept workspace takes: the struct, its text, and
